@@ -1,0 +1,161 @@
+/**
+ * One error hierarchy for the whole engine. Every error carries a stable string `code` (what the RPC carries and
+ * what the CLI maps to a message and exit code) plus the protocol facts that explain it.
+ */
+
+export type IscsiErrorCode =
+  // Framing and PDU decoding (RFC 7143 §11): the connection that produced them is ended.
+  | 'ISCSI_PDU_TRUNCATED'
+  | 'ISCSI_PDU_UNKNOWN_OPCODE'
+  | 'ISCSI_PDU_BAD_FIELD'
+  | 'ISCSI_PDU_SEGMENT_TOO_LONG'
+  | 'ISCSI_PDU_HEADER_DIGEST'
+  | 'ISCSI_PDU_DATA_DIGEST'
+  | 'ISCSI_PDU_UNEXPECTED'
+  // Text keys and negotiation (RFC 7143 §6, §13)
+  | 'ISCSI_TEXT_MALFORMED'
+  | 'ISCSI_TEXT_TOO_LONG'
+  | 'ISCSI_NEGOTIATION_DUPLICATE_KEY'
+  | 'ISCSI_NEGOTIATION_MISSING_KEY'
+  | 'ISCSI_NEGOTIATION_BAD_VALUE'
+  | 'ISCSI_NEGOTIATION_REJECTED'
+  | 'ISCSI_NEGOTIATION_UNEXPECTED_KEY'
+  // Login (RFC 7143 §6, §11.13.5)
+  | 'ISCSI_LOGIN_PROTOCOL'
+  | 'ISCSI_LOGIN_REDIRECT_LOOP'
+  | 'ISCSI_LOGIN_INITIATOR_ERROR'
+  | 'ISCSI_LOGIN_AUTH_FAILED'
+  | 'ISCSI_LOGIN_AUTHORIZATION_FAILED'
+  | 'ISCSI_LOGIN_TARGET_NOT_FOUND'
+  | 'ISCSI_LOGIN_TARGET_REMOVED'
+  | 'ISCSI_LOGIN_UNSUPPORTED_VERSION'
+  | 'ISCSI_LOGIN_TOO_MANY_CONNECTIONS'
+  | 'ISCSI_LOGIN_MISSING_PARAMETER'
+  | 'ISCSI_LOGIN_CANT_INCLUDE_IN_SESSION'
+  | 'ISCSI_LOGIN_SESSION_TYPE_UNSUPPORTED'
+  | 'ISCSI_LOGIN_SESSION_DOES_NOT_EXIST'
+  | 'ISCSI_LOGIN_INVALID_DURING_LOGIN'
+  | 'ISCSI_LOGIN_TARGET_ERROR'
+  | 'ISCSI_LOGIN_SERVICE_UNAVAILABLE'
+  | 'ISCSI_LOGIN_OUT_OF_RESOURCES'
+  // CHAP (RFC 1994, RFC 7143 §12.1.3)
+  | 'ISCSI_CHAP_UNSUPPORTED_ALGORITHM'
+  | 'ISCSI_CHAP_BAD_VALUE'
+  | 'ISCSI_CHAP_TARGET_AUTH_FAILED'
+  | 'ISCSI_CHAP_REFLECTED_CHALLENGE'
+  | 'ISCSI_CHAP_SAME_SECRET'
+  | 'ISCSI_CHAP_MISSING_CREDENTIALS'
+  // Transport and session
+  | 'ISCSI_CONNECTION_REFUSED'
+  | 'ISCSI_CONNECTION_CLOSED'
+  | 'ISCSI_CONNECTION_FAILED'
+  | 'ISCSI_HOST_NOT_FOUND'
+  | 'ISCSI_TIMEOUT'
+  | 'ISCSI_SESSION_CLOSED'
+  | 'ISCSI_LOGOUT_FAILED'
+  | 'ISCSI_REJECT'
+  // SCSI layer
+  | 'ISCSI_SCSI_CHECK_CONDITION'
+  | 'ISCSI_SCSI_STATUS'
+  | 'ISCSI_SCSI_RESPONSE'
+  | 'ISCSI_SCSI_BAD_DATA'
+  // Our own inputs
+  | 'ISCSI_BAD_URL'
+  | 'ISCSI_BAD_ARGUMENT';
+
+export interface IscsiErrorOptions {
+  cause?: unknown;
+  /** One line a person can act on, shown by the CLI after the message. */
+  hint?: string;
+}
+
+export class IscsiError extends Error {
+  readonly code: IscsiErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: IscsiErrorCode, message: string, options: IscsiErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** A plain object with the code and facts, safe to put on the wire (the RPC) — never contains secrets. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+/** A malformed or unexpected PDU from the peer. Always fatal to the connection that carried it. */
+export class ProtocolError extends IscsiError {}
+
+/** Bad key=value text or a negotiation that cannot conclude (RFC 7143 §6.2, §13). */
+export class NegotiationError extends IscsiError {
+  readonly key: string | undefined;
+  constructor(code: IscsiErrorCode, message: string, key?: string, options: IscsiErrorOptions = {}) {
+    super(code, message, options);
+    this.key = key;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ...(this.key ? { key: this.key } : {}) };
+  }
+}
+
+/** A Login Response with a non-zero status class, or a login that broke the rules (RFC 7143 §11.13.5). */
+export class LoginError extends IscsiError {
+  readonly statusClass: number | undefined;
+  readonly statusDetail: number | undefined;
+  constructor(
+    code: IscsiErrorCode,
+    message: string,
+    status?: { statusClass: number; statusDetail: number },
+    options: IscsiErrorOptions = {},
+  ) {
+    super(code, message, options);
+    this.statusClass = status?.statusClass;
+    this.statusDetail = status?.statusDetail;
+  }
+  override toJSON(): Record<string, unknown> {
+    return {
+      ...super.toJSON(),
+      ...(this.statusClass === undefined ? {} : { statusClass: this.statusClass, statusDetail: this.statusDetail }),
+    };
+  }
+}
+
+/** CHAP failures: our side cannot answer, or the target failed to prove itself in mutual CHAP. */
+export class AuthError extends IscsiError {}
+
+/** The TCP connection could not be made, broke, or an operation timed out. */
+export class TransportError extends IscsiError {}
+
+/** A SCSI command ended with a status other than GOOD; carries the decoded sense when there is one. */
+export class ScsiError extends IscsiError {
+  readonly status: number | undefined;
+  readonly senseKey: number | undefined;
+  readonly asc: number | undefined;
+  readonly ascq: number | undefined;
+  constructor(
+    code: IscsiErrorCode,
+    message: string,
+    facts: { status?: number; senseKey?: number; asc?: number; ascq?: number } = {},
+    options: IscsiErrorOptions = {},
+  ) {
+    super(code, message, options);
+    this.status = facts.status;
+    this.senseKey = facts.senseKey;
+    this.asc = facts.asc;
+    this.ascq = facts.ascq;
+  }
+  override toJSON(): Record<string, unknown> {
+    const facts = { status: this.status, senseKey: this.senseKey, asc: this.asc, ascq: this.ascq };
+    return { ...super.toJSON(), ...Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined)) };
+  }
+}
+
+/** Our caller's input was wrong (a bad URL, an out-of-range option). */
+export class ArgumentError extends IscsiError {}
+
+export function isIscsiError(e: unknown): e is IscsiError {
+  return e instanceof IscsiError;
+}
