@@ -1,1 +1,11 @@
-export {};
+export {
+  freePort,
+  startTgtd,
+  tgtdInstalled,
+  TgtdError,
+  type ChapAccount,
+  type StartTgtdOptions,
+  type TgtdInstance,
+  type TgtdLun,
+  type TgtdTarget,
+} from './tgtd.js';

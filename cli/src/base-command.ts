@@ -1,0 +1,51 @@
+import { Command, Errors } from '@oclif/core';
+import { isIscsiError, type IscsiError } from '@iscsi-initiator/core';
+import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
+
+/**
+ * Every iscsiadm command: `--json` prints only JSON on stdout; any failure becomes one line a person can act on (and
+ * an open-iscsi exit code), never a stack trace.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  static exitCodesHelp = `Exit codes: ${EXIT_CODES_HELP}.`;
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<never> {
+    const jsonMode = this.jsonEnabled();
+    let code: number;
+    let message: string;
+    let payload: Record<string, unknown>;
+    if (isIscsiError(err)) {
+      code = exitCodeFor(err.code);
+      message = oneLine(err);
+      payload = err.toJSON();
+    } else if (err instanceof Errors.ExitError) {
+      throw err;
+    } else if (isParseError(err)) {
+      code = ExitCode.InvalidArgument;
+      message = firstLine(err.message);
+      payload = { code: 'ISCSI_BAD_ARGUMENT', message };
+    } else {
+      code = err.oclif?.exit ?? ExitCode.Generic;
+      message = firstLine(err.message);
+      payload = { code: 'ISCSI_INTERNAL', message };
+    }
+    if (jsonMode) process.stdout.write(`${JSON.stringify({ error: payload })}\n`);
+    else process.stderr.write(`iscsiadm: ${message}\n`);
+    return this.exit(code);
+  }
+}
+
+function oneLine(err: IscsiError): string {
+  const message = firstLine(err.message);
+  return err.hint && !message.includes(err.hint) ? `${message} (${err.hint})` : message;
+}
+
+function firstLine(text: string): string {
+  return (text.split('\n').find((l) => l.trim() !== '') ?? text).replace(/^Error:\s*/, '').trim();
+}
+
+function isParseError(err: unknown): boolean {
+  return err instanceof Error && ('parse' in err || err.constructor.name.endsWith('FlagError') || /flag|argument/i.test(err.constructor.name));
+}

@@ -1,0 +1,51 @@
+import type { IscsiErrorCode } from '@iscsi-initiator/core';
+
+/**
+ * open-iscsi's exit codes (its include/iscsi_err.h), reused so scripts written for Linux keep working. Listed in
+ * every command's --help.
+ */
+export const ExitCode = {
+  Success: 0,
+  Generic: 1,
+  SessionNotFound: 2,
+  Transport: 4,
+  Login: 5,
+  InvalidArgument: 7,
+  TransportTimeout: 8,
+  Internal: 9,
+  Logout: 10,
+  PduTimeout: 11,
+  Access: 13,
+  SessionExists: 15,
+  DaemonCommunication: 18,
+  FatalLogin: 19,
+  DaemonNotConnected: 20,
+  NoObjectsFound: 21,
+  AuthFailed: 24,
+} as const;
+
+export function exitCodeFor(code: IscsiErrorCode | undefined): number {
+  if (code === undefined) return ExitCode.Generic;
+  if (code === 'ISCSI_LOGIN_AUTH_FAILED' || code === 'ISCSI_LOGIN_AUTHORIZATION_FAILED' || code.startsWith('ISCSI_CHAP_')) return ExitCode.AuthFailed;
+  if (code === 'ISCSI_TIMEOUT') return ExitCode.TransportTimeout;
+  if (code === 'ISCSI_LOGIN_SERVICE_UNAVAILABLE' || code === 'ISCSI_LOGIN_OUT_OF_RESOURCES' || code === 'ISCSI_LOGIN_TARGET_ERROR') return ExitCode.Login;
+  if (code.startsWith('ISCSI_LOGIN_')) return ExitCode.FatalLogin;
+  if (code === 'ISCSI_BAD_URL' || code === 'ISCSI_BAD_ARGUMENT') return ExitCode.InvalidArgument;
+  if (code === 'ISCSI_LOGOUT_FAILED') return ExitCode.Logout;
+  if (code.startsWith('ISCSI_CONNECTION_') || code === 'ISCSI_HOST_NOT_FOUND' || code.startsWith('ISCSI_PDU_') || code.startsWith('ISCSI_TEXT_') || code.startsWith('ISCSI_NEGOTIATION_')) {
+    return ExitCode.Transport;
+  }
+  return ExitCode.Generic;
+}
+
+export const EXIT_CODES_HELP = [
+  '0 success',
+  '1 error',
+  '4 connection or protocol error',
+  '5 login failed, may succeed later',
+  '7 invalid argument',
+  '8 timed out',
+  '19 login failed (non-retryable: no such target, not allowed)',
+  '21 no records found',
+  '24 authentication failed',
+].join(', ');

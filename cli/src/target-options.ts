@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core';
+import {
+  credentialsFromEnv,
+  defaultInitiatorName,
+  IscsiSession,
+  loginAuthFrom,
+  parseIscsiUrl,
+  type IscsiUrl,
+  type SessionOptions,
+} from '@iscsi-initiator/core';
+
+/** Flags every direct (daemon-less) command shares. Secrets are never flags: they come from the environment. */
+export const directFlags = {
+  'initiator-name': Flags.string({
+    description: 'initiator name (IQN) to log in as; default $ISCSI_INITIATOR_NAME or one derived from this host',
+    env: 'ISCSI_INITIATOR_NAME',
+    helpGroup: 'SESSION',
+  }),
+  'login-timeout': Flags.integer({ description: 'seconds to wait for connect and login', default: 15, min: 1, max: 600, helpGroup: 'SESSION' }),
+};
+
+export const CREDENTIALS_HELP =
+  'CHAP credentials: user in the URL or $ISCSI_CHAP_USERNAME; secret in $ISCSI_CHAP_SECRET (keeps it out of argv); ' +
+  'mutual CHAP: $ISCSI_CHAP_TARGET_USERNAME and $ISCSI_CHAP_TARGET_SECRET. A secret is never printed.';
+
+export interface DirectFlags {
+  'initiator-name'?: string | undefined;
+  'login-timeout': number;
+}
+
+/** Session options for a URL, with credentials from the URL or, failing that, the environment. */
+export function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType: 'Normal' | 'Discovery' = 'Normal'): SessionOptions {
+  const env = credentialsFromEnv();
+  const timeoutMs = flags['login-timeout'] * 1000;
+  return {
+    portal: url.portal,
+    initiatorName: flags['initiator-name'] ?? defaultInitiatorName(),
+    sessionType,
+    targetName: sessionType === 'Normal' ? url.targetName : undefined,
+    auth: loginAuthFrom({
+      user: url.user ?? env.user,
+      secret: url.secret ?? env.secret,
+      targetUser: url.targetUser ?? env.targetUser,
+      targetSecret: url.targetSecret ?? env.targetSecret,
+      chapAlgorithms: url.chapAlgorithms,
+    }),
+    proposal: {
+      ...(url.headerDigest ? { headerDigest: [url.headerDigest] } : {}),
+      ...(url.dataDigest ? { dataDigest: [url.dataDigest] } : {}),
+    },
+    connectTimeoutMs: timeoutMs,
+    loginTimeoutMs: timeoutMs,
+  };
+}
+
+/** Opens a session to the URL's target, runs `fn` on its LUN, and always logs out. */
+export async function withLun<T>(urlText: string, flags: DirectFlags, fn: (session: IscsiSession, lun: number) => Promise<T>): Promise<T> {
+  const url = parseIscsiUrl(urlText, { requireLun: true });
+  const session = await IscsiSession.open(sessionOptionsFor(url, flags));
+  try {
+    return await fn(session, url.lun!);
+  } finally {
+    await session.logout().catch(() => session.destroy());
+  }
+}

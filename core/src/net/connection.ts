@@ -1,0 +1,163 @@
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { IscsiError, ProtocolError, TransportError } from '../errors.js';
+import { encodePdu } from '../pdu/codec.js';
+import { PduFramer } from '../pdu/framer.js';
+import type { InitiatorPdu, TargetPdu } from '../pdu/types.js';
+import { formatPortal, type Portal } from '../portal.js';
+
+export interface ConnectOptions {
+  /** Give up connecting after this long (default 10 s). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export type PduHandler = (pdu: TargetPdu) => void;
+export type CloseHandler = (error: IscsiError | undefined) => void;
+
+/**
+ * One TCP connection speaking iSCSI PDUs: frames what arrives, encodes and sends what we write. It knows nothing of
+ * login or sessions. Every failure — a malformed PDU, a digest error, a reset — ends up in exactly one `onClose`
+ * call with a typed error; nothing throws out of a socket handler.
+ */
+export class IscsiConnection {
+  private readonly framer = new PduFramer({ accept: 'target' });
+  private digests = { headerDigest: false, dataDigest: false };
+  private closedWith: IscsiError | undefined;
+  private closed = false;
+  onPdu: PduHandler = () => {};
+  onClose: CloseHandler = () => {};
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly portal: Portal,
+  ) {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.fail(transportError(e, portal)));
+    socket.on('close', () => this.fail(new TransportError('ISCSI_CONNECTION_CLOSED', `connection to ${formatPortal(portal)} closed by the target`)));
+  }
+
+  static connect(portal: Portal, options: ConnectOptions = {}): Promise<IscsiConnection> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const socket = tcpConnect({ host: portal.host, port: portal.port });
+      const done = (error?: IscsiError) => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        socket.removeListener('error', onError);
+        socket.removeListener('connect', onConnect);
+        if (error) {
+          socket.destroy();
+          reject(error);
+        } else {
+          resolve(new IscsiConnection(socket, portal));
+        }
+      };
+      const onError = (e: NodeJS.ErrnoException) => done(transportError(e, portal));
+      const onConnect = () => done();
+      const onAbort = () => done(new TransportError('ISCSI_TIMEOUT', `connecting to ${formatPortal(portal)} was cancelled`));
+      const timer = setTimeout(
+        () => done(new TransportError('ISCSI_TIMEOUT', `timed out after ${timeoutMs} ms connecting to ${formatPortal(portal)}`, { hint: 'check the address and that the target is reachable' })),
+        timeoutMs,
+      );
+      socket.once('error', onError);
+      socket.once('connect', onConnect);
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get closeReason(): IscsiError | undefined {
+    return this.closedWith;
+  }
+
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
+  /** Digests start after login (RFC 7143 §13.1: they apply from the full feature phase on). */
+  configure(options: { headerDigest?: boolean; dataDigest?: boolean; maxRecvDataSegmentLength?: number }): void {
+    if (options.headerDigest !== undefined) this.digests.headerDigest = options.headerDigest;
+    if (options.dataDigest !== undefined) this.digests.dataDigest = options.dataDigest;
+    this.framer.configure(options);
+  }
+
+  /** Header, data and digests go out in one corked write (no concatenation of the payload). */
+  send(pdu: InitiatorPdu): void {
+    if (this.closed) return;
+    const segments = encodePdu(pdu, this.digests);
+    if (segments.length === 1) {
+      this.socket.write(segments[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const segment of segments) this.socket.write(segment);
+    process.nextTick(() => this.socket.uncork());
+  }
+
+  /** Several PDUs in one write burst (Data-Out sequences). */
+  sendAll(pdus: readonly InitiatorPdu[]): void {
+    if (this.closed || pdus.length === 0) return;
+    this.socket.cork();
+    for (const pdu of pdus) for (const segment of encodePdu(pdu, this.digests)) this.socket.write(segment);
+    process.nextTick(() => this.socket.uncork());
+  }
+
+  /** Ends the connection; `error` is what `onClose` reports (none for an orderly close after logout). */
+  close(error?: IscsiError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedWith = error;
+    this.socket.destroy();
+    this.onClose(error);
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    let pdus: TargetPdu[];
+    try {
+      pdus = this.framer.push(chunk) as TargetPdu[];
+    } catch (e) {
+      this.fail(e instanceof IscsiError ? e : new ProtocolError('ISCSI_PDU_BAD_FIELD', `undecodable data: ${String(e)}`, { cause: e }));
+      return;
+    }
+    for (const pdu of pdus) {
+      if (this.closed) return;
+      try {
+        this.onPdu(pdu);
+      } catch (e) {
+        // A handler that rejects a PDU ends the connection with the typed error it raised.
+        this.fail(e instanceof IscsiError ? e : new ProtocolError('ISCSI_PDU_UNEXPECTED', `failed handling a PDU: ${String(e)}`, { cause: e }));
+        return;
+      }
+    }
+  }
+
+  private fail(error: IscsiError): void {
+    this.close(error);
+  }
+}
+
+function transportError(e: NodeJS.ErrnoException, portal: Portal): TransportError {
+  const where = formatPortal(portal);
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new TransportError('ISCSI_CONNECTION_REFUSED', `connection refused by ${where}`, { cause: e, hint: 'is an iSCSI target listening on that address and port?' });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new TransportError('ISCSI_HOST_NOT_FOUND', `host not found: ${portal.host}`, { cause: e, hint: 'check the host name' });
+    case 'ETIMEDOUT':
+      return new TransportError('ISCSI_TIMEOUT', `connection to ${where} timed out`, { cause: e });
+    default:
+      return new TransportError('ISCSI_CONNECTION_FAILED', `connection to ${where} failed: ${e.code ?? e.message}`, { cause: e });
+  }
+}
