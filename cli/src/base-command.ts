@@ -9,7 +9,7 @@ import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
 
-  static exitCodesHelp = `Exit codes: ${EXIT_CODES_HELP}.`;
+  static exitCodesHelp = `Exit codes (open-iscsi's):\n${EXIT_CODES_HELP}`;
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<never> {
     const jsonMode = this.jsonEnabled();

@@ -45,7 +45,9 @@ export const EXIT_CODES_HELP = [
   '5 login failed, may succeed later',
   '7 invalid argument',
   '8 timed out',
-  '19 login failed (non-retryable: no such target, not allowed)',
+  '19 login failed for good (no such target, not allowed)',
   '21 no records found',
   '24 authentication failed',
-].join(', ');
+]
+  .map((line) => `  ${line}`)
+  .join('\n');

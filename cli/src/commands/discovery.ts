@@ -21,8 +21,8 @@ export interface DiscoveryResult {
 
 export default class Discovery extends BaseCommand {
   static override summary = 'Discover the targets a portal offers (SendTargets)';
-  static override description = `Opens a discovery session to the portal, asks SendTargets=All, prints one line per target portal in
-open-iscsi's format (PORTAL,TPGT IQN), and logs out. ${CREDENTIALS_HELP}
+  static override description = `Opens a discovery session to the portal, asks SendTargets=All, prints one line per target portal in open-iscsi's format (PORTAL,TPGT IQN), and logs out. ${CREDENTIALS_HELP}
+
 ${BaseCommand.exitCodesHelp}`;
   static override examples = [
     '<%= config.bin %> discovery -p 192.168.1.20',

@@ -129,16 +129,14 @@ export class LoginStateMachine {
       throw protocol(`unexpected Login Response in state ${this.phase}`);
     }
     if (pdu.opcode !== Opcode.LoginResponse) throw protocol('expected a Login Response');
-    // A failure status ends the login whatever else the PDU says; some targets (tgt) leave ISID and ITT zero in it.
-    if (pdu.statusClass !== StatusClass.Success && pdu.statusClass !== StatusClass.Redirection) {
-      throw loginStatusError(pdu.statusClass, pdu.statusDetail);
-    }
+    // A failure or redirection ends this login whatever else the PDU says: tgt, for one, leaves the ISID zero in
+    // such responses, so they are read before the ISID check.
+    if (pdu.statusClass === StatusClass.Redirection) return this.redirect(pdu);
+    if (pdu.statusClass !== StatusClass.Success) throw loginStatusError(pdu.statusClass, pdu.statusDetail);
     if (pdu.itt !== this.itt) throw protocol(`Login Response for ITT 0x${pdu.itt.toString(16)}, expected 0x${this.itt.toString(16)}`);
     if (pdu.isid !== this.config.isid) throw protocol('Login Response carries another ISID');
     this.expStatSN = serialAdd(pdu.statSN, 1);
     this.haveStatSN = true;
-
-    if (pdu.statusClass === StatusClass.Redirection) return this.redirect(pdu);
     if (pdu.statusDetail !== 0) throw protocol(`success class with detail 0x${pdu.statusDetail.toString(16)}`);
     // §11.13: versionActive is the version in use; we speak only version 0.
     if (pdu.versionActive !== 0) {

@@ -59,6 +59,8 @@ export class IscsiSession {
   private closeError: IscsiError | undefined;
   private closed = false;
   private readonly listeners = new Set<(event: SessionEvent) => void>();
+  /** Running counts for session views and tests; the daemon turns them into stats. */
+  readonly counters = { commands: 0, bytesRead: 0, bytesWritten: 0, nopInAnswered: 0, unitAttentions: 0 };
 
   private constructor(
     private readonly connection: IscsiConnection,
@@ -155,6 +157,7 @@ export class IscsiSession {
       const result = await this.execute(request);
       if (result.status === 0) return result;
       if (attempt < MAX_UNIT_ATTENTION_RETRIES && result.status === 0x02 && result.sense?.senseKey === SenseKey.UnitAttention) {
+        this.counters.unitAttentions++;
         this.emit({ type: 'unit-attention', lun: request.lun, sense: result.sense });
         continue;
       }
@@ -283,6 +286,7 @@ export class IscsiSession {
         expStatSN: this.expStatSN,
         data: Buffer.from(pdu.data),
       });
+      this.counters.nopInAnswered++;
     }
     // A NOP-In with ttt reserved answers a NOP-Out of ours; we send none yet (keepalive pings arrive with recovery).
   }
@@ -341,6 +345,9 @@ export class IscsiSession {
   private finishCommand(itt: number, result: ScsiResult): void {
     const entry = this.commands.get(itt)!;
     this.commands.delete(itt);
+    this.counters.commands++;
+    this.counters.bytesRead += result.data.length;
+    this.counters.bytesWritten += entry.task.writeLength;
     entry.resolve(result);
   }
 

@@ -74,7 +74,7 @@ import { DIGEST_LENGTH, crc32c, writeDigest, type DigestOptions } from './digest
 export { BHS_LENGTH } from './bhs.js';
 export type { DigestOptions } from './digest.js';
 
-/** Which side sends an opcode (§11.1.1 initiator opcodes, §11.1.2 target opcodes). */
+/** Which side sends an opcode (RFC 7143 §11.2.1.2 lists initiator and target opcodes). */
 export type Side = 'initiator' | 'target';
 
 interface Codec<P extends Pdu> {
@@ -397,7 +397,7 @@ const LoginFlag = { transit: 0x80, continue: 0x40, csgShift: 2, stageMask: 0x03 
 function decodeLoginFlags(opcode: number, flags: number): { transit: boolean; continue: boolean; csg: Stage; nsg: Stage } {
   const transit = (flags & LoginFlag.transit) !== 0;
   const cont = (flags & LoginFlag.continue) !== 0;
-  // "If the C bit is set to 1, the T bit MUST be 0" (§11.12.2, §11.13.2).
+  // §11.12.2: "A Login Request with the C bit set to 1 MUST have the T bit set to 0"; Login Responses likewise.
   if (transit && cont) throw badField(opcode, 'both the T and C bits are set (RFC 7143 §11.12.2)');
   return {
     transit,
@@ -495,7 +495,7 @@ const loginResponse: Codec<LoginResponse> = {
     const versionActive = getU8(b, LoginResponseAt.versionActive);
     // Version-active is the highest common version, or on rejection the target's lowest: never above its highest.
     if (versionActive > versionMax) {
-      throw badField(Opcode.LoginResponse, `Version-active ${versionActive} is above Version-max ${versionMax} (RFC 7143 §11.13.1)`);
+      throw badField(Opcode.LoginResponse, `Version-active ${versionActive} is above Version-max ${versionMax} (RFC 7143 §11.13.2)`);
     }
     return {
       opcode: Opcode.LoginResponse,
@@ -1050,7 +1050,7 @@ const BY_OPCODE: ReadonlyArray<Codec<Pdu> | undefined> = (() => {
 export function opcodeName(opcode: number): string {
   const codec = Number.isInteger(opcode) ? BY_OPCODE[opcode] : undefined;
   if (codec) return codec.name;
-  // §11.1.1-2: 0x1c-0x1e and 0x3c-0x3e are vendor-specific; everything else unlisted is reserved.
+  // §11.2.1.2: 0x1c-0x1e and 0x3c-0x3e are vendor-specific; everything else unlisted is reserved.
   if ((opcode >= 0x1c && opcode <= 0x1e) || (opcode >= 0x3c && opcode <= 0x3e)) return 'Vendor-specific opcode';
   return 'Reserved opcode';
 }
@@ -1132,7 +1132,7 @@ export function decodePdu(bhs: Buffer, ahs: Buffer, data: Buffer): Pdu {
   }
   const opcode = bhs[BhsField.opcode]! & OPCODE_MASK;
   const codec = BY_OPCODE[opcode];
-  if (!codec) throw new ProtocolError('ISCSI_PDU_UNKNOWN_OPCODE', `${label(opcode)} is not an opcode we know (RFC 7143 §11.1.1)`);
+  if (!codec) throw new ProtocolError('ISCSI_PDU_UNKNOWN_OPCODE', `${label(opcode)} is not an opcode we know (RFC 7143 §11.2.1.2)`);
   const ahsBytes = totalAhsBytes(bhs);
   if (ahs.length !== ahsBytes) {
     throw new ProtocolError(

@@ -7,7 +7,7 @@
  * padded data segment and its digest, verify the data digest, decode.
  *
  * Aliasing: a PDU that lies entirely inside one pushed chunk is decoded in place, so its `data` is a view
- * (`subarray`) of that chunk. Only a PDU that spans chunks is copied, once, into a buffer allocated for it; that
+ * (`subarray`) of that chunk. Only a PDU that spans chunks is copied, into a buffer the framer owns and sizes for it; that
  * buffer is never reused or compacted, so views handed out earlier stay valid. The caller must not modify a chunk
  * after pushing it.
  *
@@ -87,7 +87,7 @@ export class PduFramer {
 
   /**
    * Feeds bytes; returns the PDUs they complete, in order. Throws ProtocolError on malformed input; after that every
-   * later call throws the same error (the connection must end, §7.3 / §11).
+   * later call throws the same error: the stream cannot be resynchronised, so the connection must end.
    */
   push(chunk: Buffer): Pdu[] {
     if (this.failed) throw this.failure;
@@ -182,10 +182,10 @@ export class PduFramer {
     const opcode = bhs[BhsField.opcode]! & OPCODE_MASK;
     const side = opcodeSide(opcode);
     if (side === undefined) {
-      throw new ProtocolError('ISCSI_PDU_UNKNOWN_OPCODE', `${describeOpcode(opcode)} is not an opcode we know (RFC 7143 §11.1.1)`);
+      throw new ProtocolError('ISCSI_PDU_UNKNOWN_OPCODE', `${describeOpcode(opcode)} is not an opcode we know (RFC 7143 §11.2.1.2)`);
     }
     if (accept !== 'any' && side !== accept) {
-      throw new ProtocolError('ISCSI_PDU_UNEXPECTED', `${describeOpcode(opcode)} is an ${side} opcode; only ${accept} PDUs may arrive here (RFC 7143 §11.1.1)`);
+      throw new ProtocolError('ISCSI_PDU_UNEXPECTED', `${describeOpcode(opcode)} is an ${side} opcode; only ${accept} PDUs may arrive here (RFC 7143 §11.2.1.2)`);
     }
     const dsl = dataSegmentLength(bhs);
     if (dsl > maxRecvDataSegmentLength) {

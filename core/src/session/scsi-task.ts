@@ -61,6 +61,10 @@ export class ScsiTask {
     this.lunField = encodeLun(request.lun);
   }
 
+  get writeLength(): number {
+    return this.writeData.length;
+  }
+
   get expectedLength(): number {
     return this.writeData.length > 0 ? this.writeData.length : this.readBuffer.length;
   }

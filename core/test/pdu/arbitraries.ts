@@ -38,7 +38,7 @@ const stage = fc.constantFrom<Stage>(0, 1, 3);
 /** §11.12.2 / §11.10.2: the C bit may be set only when T (or F) is clear. */
 const flagAndContinue = fc.constantFrom<[boolean, boolean]>([false, false], [true, false], [false, true]);
 /** Two version numbers with the first not above the second. */
-const orderedVersions = fc.tuple(u8, u8).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as const);
+const orderedVersions = fc.tuple(u8, u8).map(([a, b]): [number, number] => (a <= b ? [a, b] : [b, a]));
 
 export const nopOut: fc.Arbitrary<NopOut> = fc.record({
   opcode: fc.constant(Opcode.NopOut),
@@ -282,7 +282,10 @@ export const reject: fc.Arbitrary<Reject> = fc.record({
   data,
 });
 
-export const BY_OPCODE: ReadonlyArray<readonly [string, fc.Arbitrary<Pdu>]> = [
+/** fc.record builds null-prototype objects; decoded PDUs are plain objects, and toStrictEqual compares prototypes. */
+const plain = <T extends object>(arb: fc.Arbitrary<T>): fc.Arbitrary<T> => arb.map((o) => ({ ...o }));
+
+export const BY_OPCODE: ReadonlyArray<readonly [string, fc.Arbitrary<Pdu>]> = ([
   ['NOP-Out', nopOut],
   ['SCSI Command', scsiCommand],
   ['SCSI Response', scsiResponse],
@@ -301,7 +304,7 @@ export const BY_OPCODE: ReadonlyArray<readonly [string, fc.Arbitrary<Pdu>]> = [
   ['Async Message', asyncMessage],
   ['NOP-In', nopIn],
   ['Reject', reject],
-];
+] as Array<[string, fc.Arbitrary<Pdu>]>).map(([name, arb]) => [name, plain(arb)] as const);
 
 export const anyPdu: fc.Arbitrary<Pdu> = fc.oneof(...BY_OPCODE.map(([, a]) => a));
 

@@ -201,7 +201,7 @@ describe('SCSI Command CDB and AHS (§11.3.5, §11.2.2.3, §11.2.2.4)', () => {
 });
 
 describe('decodePdu validation: only ProtocolError, naming the opcode and field', () => {
-  test('reserved opcode → ISCSI_PDU_UNKNOWN_OPCODE (§11.1.1)', () => {
+  test('reserved opcode → ISCSI_PDU_UNKNOWN_OPCODE (§11.2.1.2)', () => {
     for (const op of [0x07, 0x1c, 0x27, 0x3c]) {
       protocolError(() => decodeWire(patched('nop-in.hex', { 0: op })), 'ISCSI_PDU_UNKNOWN_OPCODE', new RegExp(`\\(0x${op.toString(16).padStart(2, '0')}\\)`));
     }
@@ -242,7 +242,7 @@ describe('decodePdu validation: only ProtocolError, naming the opcode and field'
     protocolError(() => decodeWire(patched('login-request.hex', { 3: 1 })), 'ISCSI_PDU_BAD_FIELD', /Version-min 1 is above Version-max 0/);
   });
 
-  test('Login Response: Version-active above Version-max (§11.13.1)', () => {
+  test('Login Response: Version-active above Version-max (§11.13.2)', () => {
     protocolError(() => decodeWire(patched('login-response.hex', { 3: 1 })), 'ISCSI_PDU_BAD_FIELD', /Version-active/);
   });
 

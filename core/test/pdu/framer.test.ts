@@ -215,7 +215,7 @@ describe('digest errors (§11.2.3, §13.1)', () => {
   });
 });
 
-describe('opcodes and sides (§11.1.1, §11.1.2)', () => {
+describe('opcodes and sides (§11.2.1.2: initiators MUST NOT use target opcodes and vice versa)', () => {
   test("an initiator opcode arriving at the initiator (accept 'target', the default) → ISCSI_PDU_UNEXPECTED", () => {
     expectProtocolError(() => new PduFramer().push(readHex('nop-out.hex').subarray(0, 48)), 'ISCSI_PDU_UNEXPECTED', /NOP-Out \(0x00\) is an initiator opcode/);
   });

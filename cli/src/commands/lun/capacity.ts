@@ -16,9 +16,9 @@ export interface CapacityResult {
 
 export default class LunCapacity extends BaseCommand {
   static override summary = 'Show a LUN\'s size and block geometry (READ CAPACITY 16)';
-  static override description = `Logs in to the target, sends READ CAPACITY (16), prints the number of blocks, block size, total size,
-physical block size and thin-provisioning bits, and logs out. No daemon is involved.
+  static override description = `Logs in to the target, sends READ CAPACITY (16), prints the number of blocks, block size, total size, physical block size and thin-provisioning bits, and logs out. No daemon is involved.
 ${CREDENTIALS_HELP}
+
 ${BaseCommand.exitCodesHelp}`;
   static override examples = [
     '<%= config.bin %> lun capacity iscsi://192.168.1.20/iqn.2005-10.org.freenas.ctl:vol1/0',

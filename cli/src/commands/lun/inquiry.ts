@@ -27,10 +27,10 @@ export interface InquiryResult {
 
 export default class LunInquiry extends BaseCommand {
   static override summary = 'Show a LUN\'s identity: standard INQUIRY, unit serial number and device identifiers';
-  static override description = `Logs in to the target, sends INQUIRY (standard data, then VPD pages 0x00, 0x80 and 0x83 when the
-LUN supports them), prints what it learned and logs out. No daemon is involved.
+  static override description = `Logs in to the target, sends INQUIRY (standard data, then VPD pages 0x00, 0x80 and 0x83 when the LUN supports them), prints what it learned and logs out. No daemon is involved.
 URL: iscsi://[user[%secret]@]host[:port]/target-iqn/lun[?header_digest=crc32c|none&data_digest=…&auth=md5,sha-256,…].
 ${CREDENTIALS_HELP}
+
 ${BaseCommand.exitCodesHelp}`;
   static override examples = [
     '<%= config.bin %> lun inquiry iscsi://192.168.1.20/iqn.2004-04.com.qnap:ts-453:iscsi.disk1/0',
