@@ -89,6 +89,8 @@ export class IscsiConnection {
     if (options.headerDigest !== undefined) this.digests.headerDigest = options.headerDigest;
     if (options.dataDigest !== undefined) this.digests.dataDigest = options.dataDigest;
     this.framer.configure(options);
+    // The framer holds back whatever followed the final Login Response until the new settings apply: frame it now.
+    this.receive(Buffer.alloc(0));
   }
 
   /** Header, data and digests go out in one corked write (no concatenation of the payload). */

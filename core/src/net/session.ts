@@ -71,10 +71,10 @@ export class IscsiSession {
     this.window = new CommandWindow(login.cmdSN, login.expCmdSN, login.maxCmdSN);
     this.expStatSN = login.expStatSN;
     const p = login.parameters;
-    // Digests and our receive limit apply from the full feature phase on (RFC 7143 §13.1, §13.12).
-    connection.configure({ headerDigest: p.headerDigest, dataDigest: p.dataDigest, maxRecvDataSegmentLength: p.maxRecvDataSegmentLength });
     connection.onPdu = (pdu) => this.dispatch(pdu);
     connection.onClose = (error) => this.shutdown(error ?? new TransportError('ISCSI_CONNECTION_CLOSED', 'connection closed'));
+    // Digests and our receive limit apply from the full feature phase on (RFC 7143 §13.1, §13.12).
+    connection.configure({ headerDigest: p.headerDigest, dataDigest: p.dataDigest, maxRecvDataSegmentLength: p.maxRecvDataSegmentLength });
   }
 
   static async open(options: SessionOptions): Promise<IscsiSession> {
