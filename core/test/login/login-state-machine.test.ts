@@ -295,3 +295,35 @@ describe('Login Response checks (RFC 7143 §11.13)', () => {
     expect(() => machine.receive(response({}))).toThrow(expect.objectContaining({ code: 'ISCSI_LOGIN_PROTOCOL' }));
   });
 });
+
+describe('ISID (RFC 7143 §11.12.5) stays the same for the same initiator and target portal', () => {
+  it('is derived, not random: the same inputs give the same ISID; another target or portal gives another', async () => {
+    const { deriveIsid, formatIsid } = await import('../../src/login/isid.js');
+    const a = deriveIsid('iqn.i:1', 'iqn.t:1', '10.0.0.1:3260');
+    expect(deriveIsid('iqn.i:1', 'iqn.t:1', '10.0.0.1:3260')).toBe(a);
+    expect(deriveIsid('iqn.i:1', 'iqn.t:2', '10.0.0.1:3260')).not.toBe(a);
+    expect(deriveIsid('iqn.i:1', 'iqn.t:1', '10.0.0.2:3260')).not.toBe(a);
+    // Type "Random" (T = 0b10) with the reserved A bits zero: the first byte is 0x80.
+    expect(formatIsid(a)).toMatch(/^80[0-9a-f]{10}$/);
+  });
+});
+
+describe('discovery with CHAP (RFC 7143 §13.3: a discovery session may authenticate)', () => {
+  it('runs the CHAP exchange and then offers only the keys a discovery session uses', () => {
+    const machine = new LoginStateMachine({
+      ...base,
+      sessionType: 'Discovery',
+      targetName: undefined,
+      auth: { method: 'CHAP', chap: { credentials: { username: 'disc', secret: Buffer.from('discovery-secret') } } },
+    });
+    expect(sent(machine.start()).keys.get('SessionType')).toBe('Discovery');
+    machine.receive(response({ keys: [['AuthMethod', 'CHAP']] }));
+    const answer = sent(machine.receive(response({ keys: [['CHAP_A', '5'], ['CHAP_I', '1'], ['CHAP_C', '0x0102030405060708']] })));
+    expect(answer.keys.get('CHAP_N')).toBe('disc');
+    const op = sent(machine.receive(response({ transit: true, nsg: Stage.Operational })));
+    // §13: session-wide data-path keys (bursts, R2T, immediate data) are irrelevant to discovery and not offered.
+    expect(op.keys.has('MaxBurstLength')).toBe(false);
+    expect(op.keys.has('ImmediateData')).toBe(false);
+    expect(op.keys.has('HeaderDigest')).toBe(true);
+  });
+});
