@@ -11,6 +11,7 @@ export * from './login/login-state-machine.js';
 export * from './session/serial.js';
 export * from './session/command-window.js';
 export * from './session/scsi-task.js';
+export * from './session/task-management.js';
 export * from './net/connection.js';
 export * from './net/login.js';
 export * from './net/session.js';

@@ -24,6 +24,8 @@ export class IscsiConnection {
   private digests = { headerDigest: false, dataDigest: false };
   private closedWith: IscsiError | undefined;
   private closed = false;
+  private outbox: Buffer[] = [];
+  private flushScheduled = false;
   onPdu: PduHandler = () => {};
   onClose: CloseHandler = () => {};
 
@@ -93,26 +95,43 @@ export class IscsiConnection {
     this.receive(Buffer.alloc(0));
   }
 
-  /** Header, data and digests go out in one corked write (no concatenation of the payload). */
+  /**
+   * Queues a PDU. Everything queued in one turn of the event loop goes out in a single corked write (one writev):
+   * header, data and digests of every PDU, the payloads as the caller's own buffers, never concatenated.
+   */
   send(pdu: InitiatorPdu): void {
     if (this.closed) return;
-    const segments = encodePdu(pdu, this.digests);
+    for (const segment of encodePdu(pdu, this.digests)) this.outbox.push(segment);
+    this.scheduleFlush();
+  }
+
+  sendAll(pdus: readonly InitiatorPdu[]): void {
+    if (this.closed) return;
+    for (const pdu of pdus) for (const segment of encodePdu(pdu, this.digests)) this.outbox.push(segment);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs right after the poll phase, so PDUs queued while handling one burst of input (completions
+    // followed by the next commands) leave together.
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.closed || this.outbox.length === 0) return;
+    const segments = this.outbox;
+    this.outbox = [];
     if (segments.length === 1) {
       this.socket.write(segments[0]!);
       return;
     }
     this.socket.cork();
     for (const segment of segments) this.socket.write(segment);
-    process.nextTick(() => this.socket.uncork());
-  }
-
-  /** Several PDUs in one write burst (Data-Out sequences). */
-  sendAll(pdus: readonly InitiatorPdu[]): void {
-    if (this.closed || pdus.length === 0) return;
-    this.socket.cork();
-    for (const pdu of pdus) for (const segment of encodePdu(pdu, this.digests)) this.socket.write(segment);
-    process.nextTick(() => this.socket.uncork());
-  }
+    this.socket.uncork();
+  };
 
   /** Ends the connection; `error` is what `onClose` reports (none for an orderly close after logout). */
   close(error?: IscsiError): void {
