@@ -151,7 +151,12 @@ export class IscsiSession {
     connection.onPdu = (pdu) => this.dispatch(pdu);
     connection.onClose = (error) => this.shutdown(error ?? new TransportError('ISCSI_CONNECTION_CLOSED', 'connection closed'));
     // Digests and our receive limit apply from the full feature phase on (RFC 7143 §13.1, §13.12).
-    connection.configure({ headerDigest: p.headerDigest, dataDigest: p.dataDigest, maxRecvDataSegmentLength: p.maxRecvDataSegmentLength });
+    connection.configure({
+      headerDigest: p.headerDigest,
+      dataDigest: p.dataDigest,
+      maxRecvDataSegmentLength: p.maxRecvDataSegmentLength,
+      placeData: (itt, offset, length) => this.commands.get(itt)?.task?.placement(offset, length),
+    });
   }
 
   static async open(options: SessionOptions): Promise<IscsiSession> {
@@ -516,7 +521,8 @@ export class IscsiSession {
   /** §11.9.1 AsyncEvent codes. */
   private onAsyncMessage(pdu: AsyncMessage): void {
     this.counters.asyncEvents++;
-    this.emit({ type: 'async', message: pdu });
+    // Listeners may keep the message; its data is a view into the connection's reused read buffer, so copy it.
+    this.emit({ type: 'async', message: { ...pdu, data: Buffer.from(pdu.data) } });
     switch (pdu.asyncEvent) {
       case 0: {
         // SCSI asynchronous event: sense data says what happened (e.g. REPORTED LUNS DATA HAS CHANGED, 3Fh/0Eh).

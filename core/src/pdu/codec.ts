@@ -664,7 +664,8 @@ const dataOut: Codec<DataOut> = {
 //   40| Buffer Offset                                                 |
 //   44| Residual Count                                                |
 //   48| Header-Digest / DataSegment / Data-Digest
-const DataInAt = {
+/** Data-In field offsets (§11.7.2), exported for the framer's direct placement. */
+export const DataInAt = {
   flags: 1, status: 3, lun: 8, itt: 16, ttt: 20, statSN: 24, expCmdSN: 28, maxCmdSN: 32, dataSN: 36,
   bufferOffset: 40, residualCount: 44,
 } as const;

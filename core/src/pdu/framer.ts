@@ -11,6 +11,9 @@
  * buffer is never reused or compacted, so views handed out earlier stay valid. The caller must not modify a chunk
  * after pushing it.
  *
+ * Data-In payload that spans chunks goes straight into the slice `placeData` names (the command's read buffer), so
+ * a large read is copied once from the socket buffer to its destination.
+ *
  * Login boundary: digests and MaxRecvDataSegmentLength change when the full feature phase starts, right after the
  * final Login Response (T=1, NSG=FullFeaturePhase, Status-Class 0). When `push` yields that PDU it stops there and
  * keeps any later bytes buffered, so the caller can `configure()` the negotiated values before they are parsed; the
@@ -18,8 +21,8 @@
  */
 
 import { ArgumentError, ProtocolError } from '../errors.js';
-import { BHS_LENGTH, BhsField, OPCODE_MASK, dataSegmentLength, padded, totalAhsBytes } from './bhs.js';
-import { decodePdu, describeOpcode, opcodeCarriesData, opcodeSide } from './codec.js';
+import { BHS_LENGTH, BhsField, OPCODE_MASK, dataSegmentLength, getU32, padded, totalAhsBytes } from './bhs.js';
+import { DataInAt, decodePdu, describeOpcode, opcodeCarriesData, opcodeSide } from './codec.js';
 import { DIGEST_LENGTH, crc32c, readDigest } from './digest.js';
 import { Opcode, Stage, type Pdu } from './types.js';
 
@@ -30,6 +33,12 @@ export interface FramerOptions {
   dataDigest: boolean;
   /** Whose opcodes may arrive: 'target' when we are the initiator. */
   accept: 'target' | 'initiator' | 'any';
+  /**
+   * Direct data placement for Data-In: asked, once a Data-In header is in but its data spans later chunks, for the
+   * exact slice of the reader's buffer the payload belongs in (or undefined). The payload is then copied there as it
+   * arrives — written once, never gathered in a framer buffer first — and the decoded PDU's `data` is that slice.
+   */
+  placeData?: ((itt: number, bufferOffset: number, dataLength: number) => Buffer | undefined) | undefined;
 }
 
 export const DEFAULT_FRAMER_OPTIONS: Readonly<FramerOptions> = Object.freeze({
@@ -65,6 +74,8 @@ export class PduFramer {
   private accEnd = 0;
   /** Bytes needed from accStart before parsing is worth retrying; 0 = try now. */
   private need = 0;
+  /** A Data-In whose payload is being placed directly: its header copy, destination, and padding/digest bytes. */
+  private direct: { header: Buffer; headerEnd: number; dest: Buffer; filled: number; trailer: Buffer; trailerFilled: number } | null = null;
   /** Set after a final Login Response: stop parsing until the next push. */
   private paused = false;
   private failure: unknown = undefined;
@@ -82,7 +93,8 @@ export class PduFramer {
 
   /** Bytes received but not yet returned as PDUs. */
   get bufferedBytes(): number {
-    return this.acc === null ? 0 : this.accEnd - this.accStart;
+    const direct = this.direct === null ? 0 : this.direct.header.length + this.direct.filled + this.direct.trailerFilled;
+    return (this.acc === null ? 0 : this.accEnd - this.accStart) + direct;
   }
 
   /**
@@ -97,6 +109,7 @@ export class PduFramer {
       this.failed = true;
       this.failure = e;
       this.acc = null;
+      this.direct = null;
       throw e;
     }
   }
@@ -105,6 +118,12 @@ export class PduFramer {
     const out: Pdu[] = [];
     this.paused = false;
     let off = 0;
+
+    // 0. A Data-In payload being placed directly takes the chunk's first bytes.
+    if (this.direct !== null) {
+      off = this.feedDirect(chunk, 0, out);
+      if (this.direct !== null) return out;
+    }
 
     // 1. Finish what earlier pushes left, copying from the chunk only the bytes that PDU still needs.
     while (this.acc !== null && !this.paused) {
@@ -125,6 +144,11 @@ export class PduFramer {
       this.keep(chunk, off, take);
       off += take;
     }
+    if (this.direct !== null) {
+      // The kept bytes completed a Data-In header and moved into direct placement; the chunk continues it.
+      off = this.feedDirect(chunk, off, out);
+      if (this.direct !== null) return out;
+    }
 
     // 2. Decode in place while whole PDUs lie in the chunk.
     while (off < chunk.length && !this.paused) {
@@ -134,6 +158,7 @@ export class PduFramer {
         break;
       }
       off += size;
+      if (this.direct !== null) return out; // the rest of the chunk went to a directly placed payload
     }
 
     // 3. Keep the rest: a partial PDU, or everything after a final Login Response.
@@ -201,7 +226,16 @@ export class PduFramer {
     const paddedData = padded(dsl);
     // §11.2.3: a PDU without a data segment has no data digest.
     const total = headerLength + paddedData + (dataDigest && dsl > 0 ? DIGEST_LENGTH : 0);
-    if (avail < total) return -total;
+    if (avail < total) {
+      if (opcode === Opcode.DataIn && dsl > 0 && avail >= headerLength && this.options.placeData !== undefined) {
+        const dest = this.options.placeData(getU32(bhs, BhsField.itt), getU32(bhs, DataInAt.bufferOffset), dsl);
+        if (dest !== undefined && dest.length === dsl) {
+          this.startDirect(buf, off, avail, headerEnd, headerLength, dest, total - headerLength - dsl);
+          return avail;
+        }
+      }
+      return -total;
+    }
 
     const dataStart = off + headerLength;
     if (dataDigest && dsl > 0) {
@@ -222,6 +256,50 @@ export class PduFramer {
       this.paused = true;
     }
     return total;
+  }
+
+  /** Copies the header aside and the payload bytes present so far into `dest`; the rest arrives via feedDirect. */
+  private startDirect(buf: Buffer, off: number, avail: number, headerEnd: number, headerLength: number, dest: Buffer, trailerLength: number): void {
+    const header = Buffer.from(buf.subarray(off, off + headerEnd));
+    const present = avail - headerLength;
+    const inData = Math.min(present, dest.length);
+    buf.copy(dest, 0, off + headerLength, off + headerLength + inData);
+    const trailer = Buffer.alloc(trailerLength);
+    const inTrailer = present - inData;
+    if (inTrailer > 0) buf.copy(trailer, 0, off + headerLength + inData, off + headerLength + inData + inTrailer);
+    this.direct = { header, headerEnd, dest, filled: inData, trailer, trailerFilled: inTrailer };
+    this.need = 0;
+  }
+
+  /** Feeds chunk bytes from `off` to the directly placed payload; returns the offset after what it took. */
+  private feedDirect(chunk: Buffer, off: number, out: Pdu[]): number {
+    const d = this.direct!;
+    const toData = Math.min(d.dest.length - d.filled, chunk.length - off);
+    if (toData > 0) {
+      chunk.copy(d.dest, d.filled, off, off + toData);
+      d.filled += toData;
+      off += toData;
+    }
+    const toTrailer = Math.min(d.trailer.length - d.trailerFilled, chunk.length - off);
+    if (toTrailer > 0) {
+      chunk.copy(d.trailer, d.trailerFilled, off, off + toTrailer);
+      d.trailerFilled += toTrailer;
+      off += toTrailer;
+    }
+    if (d.filled < d.dest.length || d.trailerFilled < d.trailer.length) return off;
+    this.direct = null;
+    const padding = padded(d.dest.length) - d.dest.length;
+    if (this.options.dataDigest) {
+      const expected = readDigest(d.trailer, padding);
+      // §13.1: the digest covers the padding too. A mismatch fails the connection, so the command never succeeds
+      // with what landed in its buffer.
+      const actual = crc32c(d.dest, d.trailer.subarray(0, padding));
+      if (expected !== actual) {
+        throw new ProtocolError('ISCSI_PDU_DATA_DIGEST', `SCSI Data-In: data digest mismatch: received 0x${hex(expected)}, computed 0x${hex(actual)} (RFC 7143 §11.2.3)`);
+      }
+    }
+    out.push(decodePdu(d.header.subarray(0, BHS_LENGTH), d.header.subarray(BHS_LENGTH, d.headerEnd), d.dest));
+    return off;
   }
 }
 

@@ -112,6 +112,11 @@ export class ScsiTask {
     return this.dataOutSequence(pdu.ttt, pdu.bufferOffset, pdu.desiredDataTransferLength, expStatSN);
   }
 
+  /** Where a Data-In payload of `length` bytes at `offset` belongs, for direct placement; undefined if it can't. */
+  placement(offset: number, length: number): Buffer | undefined {
+    return offset + length <= this.readBuffer.length ? this.readBuffer.subarray(offset, offset + length) : undefined;
+  }
+
   /** §11.7: Data-In in DataSN order, inside the buffer we expect; returns a result when status is phase-collapsed. */
   onDataIn(pdu: DataIn): ScsiResult | undefined {
     if (pdu.dataSN !== this.expectedDataSN) throw new ProtocolError('ISCSI_PDU_BAD_FIELD', `Data-In DataSN ${pdu.dataSN}, expected ${this.expectedDataSN}`);
@@ -120,7 +125,10 @@ export class ScsiTask {
     if (end > this.readBuffer.length) {
       throw new ProtocolError('ISCSI_PDU_BAD_FIELD', `Data-In for bytes ${pdu.bufferOffset}..${end} of a ${this.readBuffer.length}-byte read`);
     }
-    pdu.data.copy(this.readBuffer, pdu.bufferOffset);
+    // Directly placed payload (the framer wrote it into our buffer as it arrived) needs no copy.
+    if (pdu.data.buffer !== this.readBuffer.buffer || pdu.data.byteOffset !== this.readBuffer.byteOffset + pdu.bufferOffset) {
+      pdu.data.copy(this.readBuffer, pdu.bufferOffset);
+    }
     if (end > this.received) this.received = end;
     if (!pdu.statusPresent) return undefined;
     if (!pdu.final) throw new ProtocolError('ISCSI_PDU_BAD_FIELD', 'Data-In with S bit but without F bit (§11.7.4)');
