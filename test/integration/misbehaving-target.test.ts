@@ -5,96 +5,16 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   encodePduToBuffer,
-  encodeText,
   IscsiError,
   IscsiSession,
   Opcode,
-  PduFramer,
   RESERVED_TAG,
   Stage,
   type LoginRequest,
-  type LoginResponse,
-  type Pdu,
-  type TargetPdu,
 } from '../../core/src/index.js';
+import { acceptingLogin, closeScriptedTargets, loginResponse, scriptedTarget } from '../src/scripted-target.js';
 
-type Script = (request: LoginRequest, send: (bytes: Buffer | TargetPdu) => void, socket: net.Socket, loginCount: number) => void;
-
-const servers: net.Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
-
-/** Serves one scripted reaction per Login Request; digests as negotiated once the script says so. */
-async function scriptedTarget(script: Script, digests = { headerDigest: false, dataDigest: false }): Promise<number> {
-  const server = net.createServer((socket) => {
-    const framer = new PduFramer({ accept: 'initiator' });
-    let logins = 0;
-    let full = false;
-    const send = (pdu: Buffer | TargetPdu) => socket.write(Buffer.isBuffer(pdu) ? pdu : encodePduToBuffer(pdu, full ? digests : { headerDigest: false, dataDigest: false }));
-    socket.on('error', () => {});
-    socket.on('data', (chunk) => {
-      let pdus: Pdu[];
-      try {
-        pdus = framer.push(chunk);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      for (const pdu of pdus) {
-        if (pdu.opcode === Opcode.LoginRequest) {
-          script(pdu, send, socket, ++logins);
-          if (pdu.transit && pdu.nsg === Stage.FullFeature) {
-            full = true;
-            framer.configure({ ...digests, maxRecvDataSegmentLength: 262144 });
-          }
-        }
-      }
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as net.AddressInfo).port;
-}
-
-function loginResponse(req: LoginRequest, over: Partial<LoginResponse> & { keys?: Array<[string, string]> } = {}): LoginResponse {
-  const { keys, ...rest } = over;
-  return {
-    opcode: Opcode.LoginResponse,
-    transit: req.transit,
-    continue: false,
-    csg: req.csg,
-    nsg: req.transit ? req.nsg : Stage.Security,
-    versionMax: 0,
-    versionActive: 0,
-    isid: req.isid,
-    tsih: req.transit && req.nsg === Stage.FullFeature ? 9 : 0,
-    itt: req.itt,
-    statSN: 1,
-    expCmdSN: req.cmdSN,
-    maxCmdSN: req.cmdSN + 16,
-    statusClass: 0,
-    statusDetail: 0,
-    data: encodeText(keys ?? []),
-    ...rest,
-  };
-}
-
-/** A well-behaved login: AuthMethod=None, then accept every operational key as offered. */
-function acceptingLogin(req: LoginRequest, send: (pdu: TargetPdu) => void): void {
-  if (req.csg === Stage.Security) {
-    send(loginResponse(req, { keys: [['AuthMethod', 'None'], ['TargetPortalGroupTag', '1']] }));
-    return;
-  }
-  const offered = req.data
-    .toString()
-    .split('\0')
-    .filter(Boolean)
-    .map((kv) => kv.split('=') as [string, string])
-    .filter(([k]) => k !== 'MaxRecvDataSegmentLength')
-    .map(([k, v]) => [k, v.split(',')[0]!] as [string, string]);
-  send(loginResponse(req, { keys: [...offered, ['MaxRecvDataSegmentLength', '8192']] }));
-}
+afterEach(closeScriptedTargets);
 
 function open(port: number, extra: Record<string, unknown> = {}) {
   return IscsiSession.open({
@@ -182,7 +102,7 @@ describe('bad PDUs in the full feature phase end the session with a typed error 
       { opcode: Opcode.NopIn, lun: 0n, itt: RESERVED_TAG, ttt: 5, statSN: 2, expCmdSN: 2, maxCmdSN: 20, data: Buffer.alloc(0) },
       { headerDigest: true, dataDigest: false },
     );
-    nopIn[49] ^= 0xff; // corrupt the header digest
+    nopIn[49] = nopIn[49]! ^ 0xff; // corrupt the header digest
     socketOf!.write(nopIn);
     await expect(pending).rejects.toMatchObject({ code: 'ISCSI_PDU_HEADER_DIGEST' });
     expect(session.isClosed).toBe(true);

@@ -9,3 +9,16 @@ export {
   type TgtdLun,
   type TgtdTarget,
 } from './tgtd.js';
+export {
+  acceptingLogin,
+  closeScriptedTargets,
+  fixedSense,
+  loginResponse,
+  scriptedTarget,
+  ScriptedTarget,
+  ScriptedTargetError,
+  TargetConnection,
+  type FullFeaturePdu,
+  type LoginScript,
+  type ScriptedTargetOptions,
+} from './scripted-target.js';

@@ -19,7 +19,7 @@ import { ScsiStatus } from '../scsi/status.js';
 import { CommandWindow } from '../session/command-window.js';
 import { ScsiTask, type ScsiRequest, type ScsiResult, type TransferLimits } from '../session/scsi-task.js';
 import { serialAdd, serialLt } from '../session/serial.js';
-import { tmfFunctionName, TmfFunction, TmfResponse, tmfScope } from '../session/task-management.js';
+import { tmfFunctionName, TmfFunction, TmfResponse, tmfResponseName, tmfScope } from '../session/task-management.js';
 import { checkDuplicates, encodeText, TextAssembler, type TextPair } from '../text/text-codec.js';
 import type { OperationalParameters, OperationalProposal } from '../text/negotiation.js';
 import type { IscsiConnection } from './connection.js';
@@ -101,6 +101,8 @@ export class IscsiSession {
   private queue: CommandEntry[] = [];
   private queueHead = 0;
   private readonly tmfs = new Map<number, TmfEntry>();
+  /** Tags of tasks we gave up on whose abort the target refused: never reused, their late PDUs dropped. */
+  private readonly zombies = new Set<number>();
   private text: (Pending<TextPair[]> & { itt: number; assembler: TextAssembler }) | undefined;
   private logoutWaiter: (Pending<void> & { itt: number }) | undefined;
   private draining = false;
@@ -416,12 +418,14 @@ export class IscsiSession {
     switch (pdu.opcode) {
       case Opcode.DataIn: {
         const entry = this.entry(pdu.itt, pdu);
+        if (!entry) return;
         const result = entry.task!.onDataIn(pdu);
         if (result) this.finishCommand(pdu.itt, entry, result);
         return;
       }
       case Opcode.ScsiResponse: {
         const entry = this.entry(pdu.itt, pdu);
+        if (!entry) return;
         let result: ScsiResult;
         try {
           result = entry.task!.onResponse(pdu);
@@ -434,6 +438,7 @@ export class IscsiSession {
       }
       case Opcode.R2T: {
         const entry = this.entry(pdu.itt, pdu);
+        if (!entry) return;
         this.connection.sendAll(entry.task!.onR2T(pdu, this.expStatSN));
         return;
       }
@@ -491,10 +496,14 @@ export class IscsiSession {
     this.tmfs.delete(pdu.itt);
     const complete = pdu.response === TmfResponse.FunctionComplete;
     if (tmf.fn === TmfFunction.AbortTask) {
-      // The command either answered before the abort took effect (then it completed normally) or is gone now.
+      // The command either answered before the abort took effect (then it completed normally) or ends now.
       const entry = this.commands.get(tmf.referencedTaskTag);
-      if (entry && (complete || pdu.response === TmfResponse.TaskDoesNotExist)) {
-        this.failCommand(tmf.referencedTaskTag, entry, abortedError(entry, 'ABORT TASK', this.commandTimeoutMs));
+      if (entry) {
+        const gone = complete || pdu.response === TmfResponse.TaskDoesNotExist;
+        this.failCommand(tmf.referencedTaskTag, entry, abortedError(entry, gone ? 'ABORT TASK' : `ABORT TASK refused: ${tmfResponseName(pdu.response)}`, this.commandTimeoutMs));
+        // A refused abort leaves the task alive at the target: its tag must not name a new command, and whatever
+        // the target still sends for it is dropped.
+        if (!gone) this.zombies.add(tmf.referencedTaskTag);
       }
     } else if (complete) {
       for (const itt of tmf.covers) {
@@ -594,6 +603,11 @@ export class IscsiSession {
     if (tmf) {
       this.tmfs.delete(itt);
       tmf.reject(error);
+      const aborted = tmf.fn === TmfFunction.AbortTask ? this.commands.get(tmf.referencedTaskTag) : undefined;
+      if (aborted) {
+        this.failCommand(tmf.referencedTaskTag, aborted, abortedError(aborted, 'ABORT TASK rejected', this.commandTimeoutMs));
+        this.zombies.add(tmf.referencedTaskTag);
+      }
     }
   }
 
@@ -612,10 +626,15 @@ export class IscsiSession {
     });
   }
 
-  private entry(itt: number, pdu: Pdu): CommandEntry {
+  private entry(itt: number, pdu: Pdu): CommandEntry | undefined {
     const entry = this.commands.get(itt);
-    if (!entry) throw unexpected(pdu);
-    return entry;
+    if (entry) return entry;
+    if (this.zombies.has(itt)) {
+      // A late PDU for a task we gave up on; its final response retires the tag.
+      if (pdu.opcode === Opcode.ScsiResponse || (pdu.opcode === Opcode.DataIn && pdu.statusPresent)) this.zombies.delete(itt);
+      return undefined;
+    }
+    throw unexpected(pdu);
   }
 
   private finishCommand(itt: number, entry: CommandEntry, result: ScsiResult): void {
@@ -666,7 +685,7 @@ export class IscsiSession {
     for (;;) {
       const itt = this.nextItt;
       this.nextItt = this.nextItt >= 0xfffffffe ? 1 : this.nextItt + 1;
-      if (!this.commands.has(itt) && !this.tmfs.has(itt)) return itt;
+      if (!this.commands.has(itt) && !this.tmfs.has(itt) && !this.zombies.has(itt)) return itt;
     }
   }
 

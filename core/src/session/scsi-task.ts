@@ -28,6 +28,8 @@ export interface ScsiResult {
   readonly overflow: boolean;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The negotiated limits a write obeys (RFC 7143 §13.10-§13.14). */
 export interface TransferLimits {
   readonly maxXmitDataSegmentLength: number;
@@ -46,6 +48,8 @@ export class ScsiTask {
   private readonly writeData: Buffer;
   private expectedDataSN = 0;
   private expectedR2TSN = 0;
+  /** §4.2.2.3: a bidirectional command's Data-In and R2T PDUs share one DataSN/R2TSN sequence. */
+  private readonly bidirectional: boolean;
   private received = 0;
   private readonly lunField: bigint;
 
@@ -54,10 +58,11 @@ export class ScsiTask {
     private readonly request: ScsiRequest,
     private readonly limits: TransferLimits,
   ) {
-    const readLength = request.readLength ?? 0;
+    const readLength = request.readLength ?? request.readBuffer?.length ?? 0;
     this.readBuffer = request.readBuffer ? request.readBuffer.subarray(0, readLength) : Buffer.allocUnsafe(readLength);
     if (this.readBuffer.length < readLength) throw new ScsiError('ISCSI_SCSI_BAD_DATA', `read buffer of ${this.readBuffer.length} bytes for ${readLength} expected`);
-    this.writeData = request.writeData ?? Buffer.alloc(0);
+    this.writeData = request.writeData ?? EMPTY;
+    this.bidirectional = this.readBuffer.length > 0 && this.writeData.length > 0;
     this.lunField = encodeLun(request.lun);
   }
 
@@ -93,15 +98,19 @@ export class ScsiTask {
       cmdSN,
       expStatSN,
       cdb: this.request.cdb,
-      data: this.writeData.subarray(0, immediate),
+      // §11.3.4, §11.2.2.4: with R and W both set, EDTL is the write length and the read length travels in an AHS.
+      bidiReadLength: this.bidirectional ? this.readBuffer.length : undefined,
+      data: immediate > 0 ? this.writeData.subarray(0, immediate) : EMPTY,
     };
     return { command, dataOut };
   }
 
   /** §11.8: an R2T asks for [BufferOffset, BufferOffset + DesiredDataTransferLength) with its TTT. */
   onR2T(pdu: R2T, expStatSN: number): DataOut[] {
-    if (pdu.r2tSN !== this.expectedR2TSN) throw new ProtocolError('ISCSI_PDU_BAD_FIELD', `R2TSN ${pdu.r2tSN}, expected ${this.expectedR2TSN}`);
-    this.expectedR2TSN = (this.expectedR2TSN + 1) >>> 0;
+    const expected = this.bidirectional ? this.expectedDataSN : this.expectedR2TSN;
+    if (pdu.r2tSN !== expected) throw new ProtocolError('ISCSI_PDU_BAD_FIELD', `R2TSN ${pdu.r2tSN}, expected ${expected}`);
+    if (this.bidirectional) this.expectedDataSN = (expected + 1) >>> 0;
+    else this.expectedR2TSN = (expected + 1) >>> 0;
     const end = pdu.bufferOffset + pdu.desiredDataTransferLength;
     if (pdu.desiredDataTransferLength === 0 || end > this.writeData.length) {
       throw new ProtocolError('ISCSI_PDU_BAD_FIELD', `R2T for bytes ${pdu.bufferOffset}..${end} of a ${this.writeData.length}-byte write`);
