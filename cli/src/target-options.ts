@@ -1,6 +1,9 @@
 import { Flags } from '@oclif/core';
 import {
   credentialsFromEnv,
+  decodeReadCapacity16,
+  readCapacity16,
+  type Capacity16,
   defaultInitiatorName,
   IscsiSession,
   loginAuthFrom,
@@ -53,13 +56,23 @@ export function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType
   };
 }
 
-/** Opens a session to the URL's target, runs `fn` on its LUN, and always logs out. */
-export async function withLun<T>(urlText: string, flags: DirectFlags, fn: (session: IscsiSession, lun: number) => Promise<T>): Promise<T> {
+/** Opens a session to the URL's target, runs `fn` on its LUN, and always logs out. `extra` adds session options. */
+export async function withLun<T>(
+  urlText: string,
+  flags: DirectFlags,
+  fn: (session: IscsiSession, lun: number) => Promise<T>,
+  extra: Partial<SessionOptions> = {},
+): Promise<T> {
   const url = parseIscsiUrl(urlText, { requireLun: true });
-  const session = await IscsiSession.open(sessionOptionsFor(url, flags));
+  const session = await IscsiSession.open({ ...sessionOptionsFor(url, flags), ...extra });
   try {
     return await fn(session, url.lun!);
   } finally {
     await session.logout().catch(() => session.destroy());
   }
+}
+
+/** READ CAPACITY (16) (SBC-3 §5.16): the block length and count every LUN command checks its arguments against. */
+export async function readCapacity(session: IscsiSession, lun: number): Promise<Capacity16> {
+  return decodeReadCapacity16((await session.command({ lun, cdb: readCapacity16(32), readLength: 32 })).data);
 }

@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
-import { decodeReadCapacity16, readCapacity16 } from '@iscsi-initiator/core';
 import { BaseCommand } from '../../base-command.js';
-import { CREDENTIALS_HELP, directFlags, withLun } from '../../target-options.js';
+import { CREDENTIALS_HELP, directFlags, readCapacity, withLun } from '../../target-options.js';
 
 export interface CapacityResult {
   readonly blocks: string;
@@ -29,9 +28,7 @@ ${BaseCommand.exitCodesHelp}`;
 
   async run(): Promise<CapacityResult> {
     const { args, flags } = await this.parse(LunCapacity);
-    const c = await withLun(args.url, flags, async (session, lun) =>
-      decodeReadCapacity16((await session.command({ lun, cdb: readCapacity16(32), readLength: 32 })).data),
-    );
+    const c = await withLun(args.url, flags, readCapacity);
     // Sizes are bigints; JSON carries them as decimal strings so no precision is lost.
     const result: CapacityResult = {
       blocks: c.blocks.toString(),
