@@ -2,7 +2,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { IscsiError, ProtocolError, TransportError } from '../errors.js';
 import { encodePdu } from '../pdu/codec.js';
 import { PduFramer } from '../pdu/framer.js';
-import type { InitiatorPdu, TargetPdu } from '../pdu/types.js';
+import type { InitiatorPdu, Pdu, TargetPdu } from '../pdu/types.js';
 import { formatPortal, type Portal } from '../portal.js';
 
 export interface ConnectOptions {
@@ -11,8 +11,13 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Bytes per socket read: a few large Data-In PDUs per syscall when streaming. */
-const READ_BUFFER_BYTES = 512 * 1024;
+/**
+ * Bytes per socket read into the scratch buffer: many small responses per syscall, while a large payload's first
+ * bytes (copied from here) stay a small part of it — the rest is read straight into place.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** A payload remainder smaller than this is not worth a read of its own. */
+const DIRECT_READ_MIN = 16 * 1024;
 
 export type PduHandler = (pdu: TargetPdu) => void;
 export type CloseHandler = (error: IscsiError | undefined) => void;
@@ -28,6 +33,7 @@ export class IscsiConnection {
   private closedWith: IscsiError | undefined;
   private closed = false;
   private outbox: Buffer[] = [];
+  private directSlot: Buffer | undefined;
   private flushScheduled = false;
   onPdu: PduHandler = () => {};
   onClose: CloseHandler = () => {};
@@ -46,15 +52,18 @@ export class IscsiConnection {
     const timeoutMs = options.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       // Reads land in one reused buffer (no allocation per read, no Readable-stream machinery): the framer copies
-      // what it keeps, and every consumer of a PDU's data copies what it keeps before the callback returns.
+      // what it keeps, and every consumer of a PDU's data copies what it keeps before the callback returns. While a
+      // large Data-In payload is arriving, reads go straight into the command's own buffer instead (no copy at all).
       let connection: IscsiConnection | undefined;
+      const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES);
       const socket = tcpConnect({
         host: portal.host,
         port: portal.port,
         onread: {
-          buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+          buffer: () => connection?.nextReadBuffer() ?? scratch,
           callback: (bytes: number, buffer: Uint8Array) => {
-            connection?.receive(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+            if (buffer === scratch) connection?.receive(scratch.subarray(0, bytes));
+            else connection?.receivedDirect(bytes);
             return true;
           },
         },
@@ -163,12 +172,30 @@ export class IscsiConnection {
     this.onClose(error);
   }
 
+  /** Where the next socket read should land: the rest of a payload being placed, when it is large enough. */
+  private nextReadBuffer(): Buffer | undefined {
+    if (this.closed) return undefined;
+    this.directSlot = this.framer.directSlot(DIRECT_READ_MIN);
+    return this.directSlot;
+  }
+
+  /** A read landed in the slot nextReadBuffer handed out. */
+  private receivedDirect(bytes: number): void {
+    if (this.closed) return;
+    this.directSlot = undefined;
+    this.deliver(() => this.framer.advanceDirect(bytes));
+  }
+
   /** Frames bytes from the socket. `chunk` is only valid during this call (it is the reused read buffer). */
   private receive(chunk: Buffer): void {
     if (this.closed) return;
+    this.deliver(() => this.framer.push(chunk));
+  }
+
+  private deliver(frame: () => Pdu[]): void {
     let pdus: TargetPdu[];
     try {
-      pdus = this.framer.push(chunk) as TargetPdu[];
+      pdus = frame() as TargetPdu[];
     } catch (e) {
       this.fail(e instanceof IscsiError ? e : new ProtocolError('ISCSI_PDU_BAD_FIELD', `undecodable data: ${String(e)}`, { cause: e }));
       return;

@@ -258,6 +258,28 @@ export class PduFramer {
     return total;
   }
 
+  /**
+   * The rest of the payload being placed, when at least `min` bytes remain: the caller may read the socket straight
+   * into it and then report how much landed with advanceDirect (no copy at all).
+   */
+  directSlot(min: number): Buffer | undefined {
+    const d = this.direct;
+    if (d === null || this.failed || d.dest.length - d.filled < min) return undefined;
+    return d.dest.subarray(d.filled);
+  }
+
+  /** `bytes` of payload were read straight into the slot directSlot returned; returns PDUs completed by that. */
+  advanceDirect(bytes: number): Pdu[] {
+    if (this.failed) throw this.failure;
+    const d = this.direct;
+    if (d === null || bytes > d.dest.length - d.filled) {
+      throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'advanceDirect without a matching directSlot');
+    }
+    d.filled += bytes;
+    // Completion (padding and digest, when there are any, still to come) goes through the common path.
+    return this.push(EMPTY);
+  }
+
   /** Copies the header aside and the payload bytes present so far into `dest`; the rest arrives via feedDirect. */
   private startDirect(buf: Buffer, off: number, avail: number, headerEnd: number, headerLength: number, dest: Buffer, trailerLength: number): void {
     const header = Buffer.from(buf.subarray(off, off + headerEnd));
@@ -302,6 +324,8 @@ export class PduFramer {
     return off;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function hex(n: number): string {
   return n.toString(16).padStart(8, '0');
