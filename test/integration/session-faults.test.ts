@@ -198,6 +198,27 @@ describe('LUN-wide task management ends the tasks on that LUN only (RFC 7143 §1
 });
 
 describe('queue depth and the command window (RFC 7143 §4.2.2.1)', BOUND, () => {
+  it('256 commands in flight at once: all on the wire when the target grants the window (issue 3: "up to at least 256")', async () => {
+    const TOTAL = 256;
+    let received = 0;
+    const { session, c } = await setup(
+      {
+        window: 300,
+        onPdu(pdu, c) {
+          if (!isCommand(pdu)) return;
+          // Answer nothing until all 256 are outstanding at the target at the same time.
+          if (++received === TOTAL) answerAllSoon(c);
+        },
+      },
+      { queueDepth: TOTAL },
+    );
+    const all = Array.from({ length: TOTAL }, (_, i) => session.execute({ lun: 0, cdb: read10(i) }));
+    expect(session.inFlight).toBe(TOTAL);
+    const results = await Promise.all(all);
+    expect(results.every((r) => r.status === 0)).toBe(true);
+    expect(c.maxOutstanding).toBe(TOTAL);
+  });
+
   it('queueDepth 4, 20 commands at once → never more than 4 in flight at the target, all complete', async () => {
     const TOTAL = 20;
     const DEPTH = 4;

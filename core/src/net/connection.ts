@@ -60,9 +60,9 @@ export class IscsiConnection {
         host: portal.host,
         port: portal.port,
         onread: {
-          buffer: () => connection?.nextReadBuffer() ?? scratch,
+          buffer: () => connection?.nextReadBuffer(scratch) ?? scratch,
           callback: (bytes: number, buffer: Uint8Array) => {
-            if (buffer === scratch) connection?.receive(scratch.subarray(0, bytes));
+            if (buffer.buffer === scratch.buffer) connection?.receive(scratch.subarray(0, bytes));
             else connection?.receivedDirect(bytes);
             return true;
           },
@@ -173,10 +173,12 @@ export class IscsiConnection {
   }
 
   /** Where the next socket read should land: the rest of a payload being placed, when it is large enough. */
-  private nextReadBuffer(): Buffer | undefined {
-    if (this.closed) return undefined;
+  private nextReadBuffer(scratch: Buffer): Buffer {
+    if (this.closed) return scratch;
     this.directSlot = this.framer.directSlot(DIRECT_READ_MIN);
-    return this.directSlot;
+    if (this.directSlot !== undefined) return this.directSlot;
+    const header = this.framer.headerReadLength();
+    return header === undefined ? scratch : scratch.subarray(0, header);
   }
 
   /** A read landed in the slot nextReadBuffer handed out. */

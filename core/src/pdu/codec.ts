@@ -1096,7 +1096,8 @@ export function encodePdu(pdu: Pdu, digests: DigestOptions): Buffer[] {
     throw new ArgumentError('ISCSI_BAD_ARGUMENT', `${label(pdu.opcode)}: data segment of ${data.length} bytes exceeds the 24-bit DataSegmentLength`);
   }
   const headerEnd = BHS_LENGTH + ahsBytes;
-  const header = Buffer.alloc(headerEnd + (digests.headerDigest ? DIGEST_LENGTH : 0));
+  // Pooled (allocUnsafe) then zeroed: a header per PDU is hot, and a fresh ArrayBuffer per PDU costs more.
+  const header = Buffer.allocUnsafe(headerEnd + (digests.headerDigest ? DIGEST_LENGTH : 0)).fill(0);
   codec.encode(pdu, header);
   header[BhsField.totalAhsLength] = ahsBytes / 4;
   header.writeUIntBE(data.length, BhsField.dataSegmentLength, 3);
@@ -1108,7 +1109,7 @@ export function encodePdu(pdu: Pdu, digests: DigestOptions): Buffer[] {
   const pad = padLength(data.length);
   const digestBytes = digests.dataDigest ? DIGEST_LENGTH : 0;
   if (pad + digestBytes === 0) return [header, data];
-  const trailer = Buffer.alloc(pad + digestBytes);
+  const trailer = Buffer.allocUnsafe(pad + digestBytes).fill(0);
   // §13.1: padding bytes are zero and are included in the data digest.
   if (digests.dataDigest) writeDigest(crc32c(data, trailer.subarray(0, pad)), trailer, pad);
   return [header, data, trailer];

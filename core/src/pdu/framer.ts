@@ -76,6 +76,8 @@ export class PduFramer {
   private need = 0;
   /** A Data-In whose payload is being placed directly: its header copy, destination, and padding/digest bytes. */
   private direct: { header: Buffer; headerEnd: number; dest: Buffer; filled: number; trailer: Buffer; trailerFilled: number } | null = null;
+  /** The last PDU completed was directly placed (a large transfer is streaming). */
+  private afterDirect = false;
   /** Set after a final Login Response: stop parsing until the next push. */
   private paused = false;
   private failure: unknown = undefined;
@@ -117,6 +119,7 @@ export class PduFramer {
   private consume(chunk: Buffer): Pdu[] {
     const out: Pdu[] = [];
     this.paused = false;
+    if (chunk.length > 0) this.afterDirect = false;
     let off = 0;
 
     // 0. A Data-In payload being placed directly takes the chunk's first bytes.
@@ -268,6 +271,16 @@ export class PduFramer {
     return d.dest.subarray(d.filled);
   }
 
+  /**
+   * How many bytes the next read should take when a directly placed payload has just completed: only the next
+   * header, so that if another large Data-In follows, none of its payload lands in a scratch buffer to be copied.
+   * Undefined otherwise (read as much as is there).
+   */
+  headerReadLength(): number | undefined {
+    if (!this.afterDirect || this.direct !== null || this.acc !== null || this.failed) return undefined;
+    return BHS_LENGTH + (this.options.headerDigest ? DIGEST_LENGTH : 0);
+  }
+
   /** `bytes` of payload were read straight into the slot directSlot returned; returns PDUs completed by that. */
   advanceDirect(bytes: number): Pdu[] {
     if (this.failed) throw this.failure;
@@ -310,6 +323,7 @@ export class PduFramer {
     }
     if (d.filled < d.dest.length || d.trailerFilled < d.trailer.length) return off;
     this.direct = null;
+    this.afterDirect = off === chunk.length;
     const padding = padded(d.dest.length) - d.dest.length;
     if (this.options.dataDigest) {
       const expected = readDigest(d.trailer, padding);

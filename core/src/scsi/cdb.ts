@@ -4,6 +4,11 @@
  */
 import { MAX_U64, badArgument, checkBig, checkInt, checkOptions } from './bytes.js';
 
+/** A zero-filled CDB from Node's small-buffer pool: one is built per command, so it should not cost an ArrayBuffer. */
+function zeroed(length: number): Buffer {
+  return Buffer.allocUnsafe(length).fill(0);
+}
+
 export const OpCode = {
   TestUnitReady: 0x00,
   Inquiry: 0x12,
@@ -30,7 +35,7 @@ const MAX_U32_BIG = 0xffff_ffffn;
 
 /** SPC-4 §6.37 TEST UNIT READY: 00h, 4 reserved bytes, CONTROL. */
 export function testUnitReady(): Buffer {
-  return Buffer.alloc(6);
+  return zeroed(6);
 }
 
 export interface InquiryOptions {
@@ -52,7 +57,7 @@ export function inquiry(options: InquiryOptions = {}): Buffer {
   const allocationLength = checkInt(options.allocationLength ?? 0xff, 0, 0xffff, 'INQUIRY allocation length');
   // SPC-4 §6.6.1: a non-zero page code with EVPD=0 is an invalid field in the CDB.
   if (!evpd && page !== 0) throw badArgument('an INQUIRY page code needs evpd: true');
-  const cdb = Buffer.alloc(6);
+  const cdb = zeroed(6);
   cdb[0] = OpCode.Inquiry;
   cdb[1] = evpd ? 0x01 : 0x00;
   cdb[2] = page;
@@ -62,7 +67,7 @@ export function inquiry(options: InquiryOptions = {}): Buffer {
 
 /** SBC-3 §5.15 READ CAPACITY(10): 25h, then the obsolete LBA/PMI fields left zero. */
 export function readCapacity10(): Buffer {
-  const cdb = Buffer.alloc(10);
+  const cdb = zeroed(10);
   cdb[0] = OpCode.ReadCapacity10;
   return cdb;
 }
@@ -74,7 +79,7 @@ export function readCapacity10(): Buffer {
  */
 export function readCapacity16(allocationLength = 32): Buffer {
   checkInt(allocationLength, 0, MAX_U32, 'READ CAPACITY(16) allocation length');
-  const cdb = Buffer.alloc(16);
+  const cdb = zeroed(16);
   cdb[0] = OpCode.ServiceActionIn16;
   cdb[1] = SA_READ_CAPACITY_16;
   cdb.writeUInt32BE(allocationLength, 10);
@@ -89,7 +94,7 @@ export function readCapacity16(allocationLength = 32): Buffer {
 export function reportLuns(allocationLength = 4096, selectReport = 0): Buffer {
   checkInt(allocationLength, 16, MAX_U32, 'REPORT LUNS allocation length');
   checkInt(selectReport, 0, 0xff, 'REPORT LUNS select report');
-  const cdb = Buffer.alloc(12);
+  const cdb = zeroed(12);
   cdb[0] = OpCode.ReportLuns;
   cdb[2] = selectReport;
   cdb.writeUInt32BE(allocationLength, 6);
@@ -122,7 +127,7 @@ function rw10(opcode: number, o: ReadWriteOptions, what: string): Buffer {
   checkOptions(o, what);
   const lba = checkBig(o.lba, MAX_U32_BIG, `${what} LBA`);
   const blocks = checkInt(o.blocks, 0, 0xffff, `${what} transfer length`);
-  const cdb = Buffer.alloc(10);
+  const cdb = zeroed(10);
   cdb[0] = opcode;
   cdb[1] = rwFlags(o);
   cdb.writeUInt32BE(Number(lba), 2);
@@ -139,7 +144,7 @@ function rw16(opcode: number, o: ReadWriteOptions, what: string): Buffer {
   checkOptions(o, what);
   const lba = checkBig(o.lba, MAX_U64, `${what} LBA`);
   const blocks = checkInt(o.blocks, 0, MAX_U32, `${what} transfer length`);
-  const cdb = Buffer.alloc(16);
+  const cdb = zeroed(16);
   cdb[0] = opcode;
   cdb[1] = rwFlags(o);
   cdb.writeBigUInt64BE(lba, 2);
@@ -194,7 +199,7 @@ export function synchronizeCache10(o: SynchronizeCacheOptions = {}): Buffer {
   checkOptions(o, 'SYNCHRONIZE CACHE(10)');
   const lba = checkBig(o.lba ?? 0, MAX_U32_BIG, 'SYNCHRONIZE CACHE(10) LBA');
   const blocks = checkInt(o.blocks ?? 0, 0, 0xffff, 'SYNCHRONIZE CACHE(10) number of blocks');
-  const cdb = Buffer.alloc(10);
+  const cdb = zeroed(10);
   cdb[0] = OpCode.SynchronizeCache10;
   cdb[1] = o.immed ? FLAG_IMMED : 0;
   cdb.writeUInt32BE(Number(lba), 2);
@@ -210,7 +215,7 @@ export function synchronizeCache16(o: SynchronizeCacheOptions = {}): Buffer {
   checkOptions(o, 'SYNCHRONIZE CACHE(16)');
   const lba = checkBig(o.lba ?? 0, MAX_U64, 'SYNCHRONIZE CACHE(16) LBA');
   const blocks = checkInt(o.blocks ?? 0, 0, MAX_U32, 'SYNCHRONIZE CACHE(16) number of blocks');
-  const cdb = Buffer.alloc(16);
+  const cdb = zeroed(16);
   cdb[0] = OpCode.SynchronizeCache16;
   cdb[1] = o.immed ? FLAG_IMMED : 0;
   cdb.writeBigUInt64BE(lba, 2);
@@ -225,7 +230,7 @@ export function synchronizeCache16(o: SynchronizeCacheOptions = {}): Buffer {
 export function unmap(paramListLength: number, options: { anchor?: boolean } = {}): Buffer {
   checkOptions(options, 'UNMAP');
   checkInt(paramListLength, 0, 0xffff, 'UNMAP parameter list length');
-  const cdb = Buffer.alloc(10);
+  const cdb = zeroed(10);
   cdb[0] = OpCode.Unmap;
   cdb[1] = options.anchor ? 0x01 : 0;
   cdb.writeUInt16BE(paramListLength, 7);
@@ -280,7 +285,7 @@ export function writeSame16(o: WriteSameOptions): Buffer {
   checkOptions(o, 'WRITE SAME(16)');
   const lba = checkBig(o.lba, MAX_U64, 'WRITE SAME(16) LBA');
   const blocks = checkInt(o.blocks, 0, MAX_U32, 'WRITE SAME(16) number of blocks');
-  const cdb = Buffer.alloc(16);
+  const cdb = zeroed(16);
   cdb[0] = OpCode.WriteSame16;
   cdb[1] = (o.anchor ? 0x10 : 0) | (o.unmap ? 0x08 : 0);
   cdb.writeBigUInt64BE(lba, 2);
@@ -321,7 +326,7 @@ export interface ModeSense10Options extends ModeSenseOptions {
 export function modeSense6(o: ModeSenseOptions): Buffer {
   const [pageByte, subpage] = modePageByte(o);
   const allocationLength = checkInt(o.allocationLength ?? 0xff, 0, 0xff, 'MODE SENSE(6) allocation length');
-  const cdb = Buffer.alloc(6);
+  const cdb = zeroed(6);
   cdb[0] = OpCode.ModeSense6;
   cdb[1] = o.dbd ? 0x08 : 0;
   cdb[2] = pageByte;
@@ -338,7 +343,7 @@ export function modeSense6(o: ModeSenseOptions): Buffer {
 export function modeSense10(o: ModeSense10Options): Buffer {
   const [pageByte, subpage] = modePageByte(o);
   const allocationLength = checkInt(o.allocationLength ?? 0xffff, 0, 0xffff, 'MODE SENSE(10) allocation length');
-  const cdb = Buffer.alloc(10);
+  const cdb = zeroed(10);
   cdb[0] = OpCode.ModeSense10;
   cdb[1] = (o.llbaa ? 0x10 : 0) | (o.dbd ? 0x08 : 0);
   cdb[2] = pageByte;

@@ -11,10 +11,17 @@ export const MAX_FLAT_LUN = 0x3fff;
 
 /** n < 256 → peripheral addressing (0x00nn…), otherwise flat space (0x40|hi, lo) up to 16383. */
 export function encodeLun(n: number): bigint {
+  const cached = LUN_FIELDS[n];
+  if (cached !== undefined) return cached;
   checkInt(n, 0, MAX_FLAT_LUN, 'LUN');
   const firstLevel = n < 256 ? n : 0x4000 | n;
-  return BigInt(firstLevel) << 48n;
+  const field = BigInt(firstLevel) << 48n;
+  // Every command encodes its LUN; the handful a host uses are remembered rather than rebuilt as BigInts each time.
+  if (n < 1024) LUN_FIELDS[n] = field;
+  return field;
 }
+
+const LUN_FIELDS: bigint[] = [];
 
 /**
  * The LUN number of a single-level peripheral or flat-space LUN field. ArgumentError if `field` is not a 64-bit
