@@ -83,6 +83,11 @@ export interface TgtdLun {
   backing?: 'file' | 'null';
   /** Directory for the backing file (e.g. '/dev/shm' for benchmarks); default the instance temp dir. */
   dir?: string;
+  /**
+   * An existing backing file to serve (its size is the LUN's): the harness neither creates nor deletes it, so a tgtd
+   * killed and started again serves the same data (recovery tests).
+   */
+  path?: string;
   /** Logical block size, a power of two ≥ 512; default 512 (tgtadm --blocksize). */
   blockSize?: number;
 }
@@ -290,6 +295,7 @@ interface PlannedLun {
   readonly sizeBytes: number;
   readonly blockSize: number;
   readonly dir: string | undefined;
+  readonly path: string | undefined;
 }
 
 function isLoopback(host: string): boolean {
@@ -312,7 +318,7 @@ function planLuns(target: TgtdTarget): PlannedLun[] {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % blockSize !== 0) {
       throw new TgtdError(`target ${target.iqn} LUN ${i + 1}: sizeBytes ${sizeBytes} is not a positive multiple of ${blockSize}`);
     }
-    return { lun: i + 1, backing, sizeBytes, blockSize, dir: l.dir };
+    return { lun: i + 1, backing, sizeBytes, blockSize, dir: l.dir, path: l.path };
   });
 }
 
@@ -533,6 +539,12 @@ async function configureTargets(
         continue;
       }
       let file: string;
+      if (lun.path !== undefined) {
+        backingFiles.push(lun.path);
+        await adm(['--mode', 'logicalunit', '--op', 'new', '--tid', T, '--lun', L, '--backing-store', lun.path,
+          '--blocksize', String(lun.blockSize)]);
+        continue;
+      }
       if (lun.dir === undefined) {
         file = path.join(dir, `t${tid}-lun${lun.lun}.img`);
       } else {
