@@ -14,8 +14,8 @@ import {
 } from '../pdu/types.js';
 import { formatPortal, type Portal } from '../portal.js';
 import { decodeLun, encodeLun } from '../scsi/lun.js';
-import { describeSense, SenseKey, senseFromResponseData, type Sense } from '../scsi/sense.js';
-import { ScsiStatus } from '../scsi/status.js';
+import { senseFromResponseData, type Sense } from '../scsi/sense.js';
+import { executeWithRetries, type RetryHooks } from '../session/command-retry.js';
 import { CommandWindow } from '../session/command-window.js';
 import { ScsiTask, type ScsiRequest, type ScsiResult, type TransferLimits } from '../session/scsi-task.js';
 import { serialAdd, serialLt } from '../session/serial.js';
@@ -45,13 +45,14 @@ export interface SessionOptions extends LoginOptions {
   readonly busyRetries?: number | undefined;
   /** Logout Response wait (open-iscsi's logout_timeout defaults to 15 s). */
   readonly logoutTimeoutMs?: number | undefined;
+  /** Send a NOP-Out ping after this long without any PDU from the target (open-iscsi's noop_out_interval, 5 s); 0 = never. */
+  readonly noopOutIntervalMs?: number | undefined;
+  /** A ping unanswered this long fails the connection (noop_out_timeout, 5 s). */
+  readonly noopOutTimeoutMs?: number | undefined;
 }
 
 export const DEFAULT_QUEUE_DEPTH = 32;
 export const MAX_QUEUE_DEPTH = 4096;
-
-/** Each pending UNIT ATTENTION condition is reported once; a few in a row (power on, then parameters changed) are normal. */
-const MAX_UNIT_ATTENTION_RETRIES = 4;
 
 interface Pending<T> {
   resolve(value: T): void;
@@ -114,6 +115,13 @@ export class IscsiSession {
   private readonly commandTimeoutMs: number;
   private readonly tmfTimeoutMs: number;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly noopIntervalMs: number;
+  private readonly noopTimeoutMs: number;
+  /** PDUs received so far, and when the housekeeping tick last saw that number change (no clock on the hot path). */
+  private received = 0;
+  private seenReceived = 0;
+  private lastActivity = Date.now();
+  private ping: { itt: number; deadline: number } | undefined;
   /** Running counts for session views and tests; the daemon turns them into stats. */
   readonly counters = {
     commands: 0,
@@ -145,9 +153,23 @@ export class IscsiSession {
       initialR2T: p.initialR2T,
     };
     this.queueDepth = options.queueDepth ?? DEFAULT_QUEUE_DEPTH;
+    this.retryHooks = {
+      busyRetries: options.busyRetries ?? 10,
+      onUnitAttention: (lun, sense) => {
+        this.counters.unitAttentions++;
+        this.emit({ type: 'unit-attention', lun, sense });
+      },
+      onBusyRetry: () => {
+        this.counters.busyRetries++;
+      },
+    };
     this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
     this.tmfTimeoutMs = options.taskManagementTimeoutMs ?? 10_000;
-    const tick = Math.min(1000, Math.max(20, Math.min(this.commandTimeoutMs || 1000, this.tmfTimeoutMs) / 4));
+    this.noopIntervalMs = options.noopOutIntervalMs ?? 5_000;
+    this.noopTimeoutMs = options.noopOutTimeoutMs ?? 5_000;
+    const noopTick = this.noopIntervalMs > 0 ? Math.min(this.noopIntervalMs, this.noopTimeoutMs) / 10 : Infinity;
+    const timeoutTick = Math.min(this.commandTimeoutMs || 1000, this.tmfTimeoutMs) / 4;
+    const tick = Math.max(20, Math.min(1000, timeoutTick, noopTick));
     this.sweeper = setInterval(() => this.sweep(), tick);
     this.sweeper.unref();
     connection.onPdu = (pdu) => this.dispatch(pdu);
@@ -242,31 +264,15 @@ export class IscsiSession {
   }
 
   /**
-   * Like execute, but a status other than GOOD becomes a ScsiError with the decoded sense. A UNIT ATTENTION (SAM-5
-   * §5.14: reported once per I_T nexus after login, reset or a change) is surfaced as an event and the command retried;
-   * BUSY and TASK SET FULL are retried after an exponential backoff.
+   * Like execute, but a status other than GOOD becomes a ScsiError with the decoded sense, a UNIT ATTENTION is
+   * surfaced and retried, and BUSY / TASK SET FULL are retried with backoff (see executeWithRetries).
    */
-  async command(request: ScsiRequest): Promise<ScsiResult> {
-    const busyRetries = this.options.busyRetries ?? 10;
-    let unitAttentions = 0;
-    let busy = 0;
-    for (;;) {
-      const result = await this.execute(request);
-      if (result.status === ScsiStatus.Good) return result;
-      if (result.status === ScsiStatus.CheckCondition && result.sense?.senseKey === SenseKey.UnitAttention && unitAttentions < MAX_UNIT_ATTENTION_RETRIES) {
-        unitAttentions++;
-        this.counters.unitAttentions++;
-        this.emit({ type: 'unit-attention', lun: request.lun, sense: result.sense });
-        continue;
-      }
-      if ((result.status === ScsiStatus.Busy || result.status === ScsiStatus.TaskSetFull) && busy < busyRetries) {
-        this.counters.busyRetries++;
-        await new Promise((r) => setTimeout(r, Math.min(1000, 5 * 2 ** busy++)));
-        continue;
-      }
-      throw scsiStatusError(result);
-    }
+  command(request: ScsiRequest): Promise<ScsiResult> {
+    return executeWithRetries((r) => this.execute(r), request, this.retryHooks);
   }
+
+  private readonly retryHooks: RetryHooks;
+
 
   /** ABORT TASK (§11.5.1) for one command of ours; resolves with the TMF response (0 = function complete). */
   abortTask(itt: number): Promise<number> {
@@ -414,6 +420,7 @@ export class IscsiSession {
   // ---- receiving ----------------------------------------------------------------------------------------------
 
   private dispatch(pdu: TargetPdu): void {
+    this.received++;
     this.acknowledge(pdu);
     switch (pdu.opcode) {
       case Opcode.DataIn: {
@@ -475,7 +482,11 @@ export class IscsiSession {
   }
 
   private onNopIn(pdu: NopIn): void {
-    if (pdu.ttt === RESERVED_TAG) return; // an answer to a NOP-Out of ours (pings arrive with recovery)
+    if (pdu.ttt === RESERVED_TAG) {
+      // §11.19: the answer to our ping carries its ITT.
+      if (this.ping && pdu.itt === this.ping.itt) this.ping = undefined;
+      return;
+    }
     // §11.19: a target ping; answer with a NOP-Out echoing its TTT, LUN and ping data, ITT reserved, immediate.
     this.connection.send({
       opcode: Opcode.NopOut,
@@ -652,9 +663,43 @@ export class IscsiSession {
     this.pump();
   }
 
-  /** Times out queued and in-flight commands, and task management that went unanswered. */
+  /**
+   * Housekeeping on a timer: NOP-Out pings on an idle connection and their timeout (open-iscsi's noop_out_interval and
+   * noop_out_timeout), then command and task management timeouts.
+   */
   private sweep(): void {
     const now = Date.now();
+    if (this.received !== this.seenReceived) {
+      this.seenReceived = this.received;
+      this.lastActivity = now;
+    }
+    if (this.ping && now >= this.ping.deadline) {
+      this.counters.timeouts++;
+      this.shutdown(new TransportError('ISCSI_TIMEOUT', `the target did not answer a NOP-Out ping within ${this.noopTimeoutMs} ms (noop_out_timeout)`));
+      return;
+    }
+    if (this.noopIntervalMs > 0 && !this.ping && !this.closed && now - this.lastActivity >= this.noopIntervalMs) this.sendPing(now);
+    this.sweepTimeouts(now);
+  }
+
+  /** §11.18: a NOP-Out with a valid ITT asks the target for a NOP-In; sent immediate so the window does not hold it. */
+  private sendPing(now: number): void {
+    const itt = this.allocateItt();
+    this.ping = { itt, deadline: now + this.noopTimeoutMs };
+    this.lastActivity = now;
+    this.connection.send({
+      opcode: Opcode.NopOut,
+      immediate: true,
+      lun: 0n,
+      itt,
+      ttt: RESERVED_TAG,
+      cmdSN: this.window.cmdSN,
+      expStatSN: this.expStatSN,
+      data: Buffer.alloc(0),
+    });
+  }
+
+  private sweepTimeouts(now: number): void {
     for (const [itt, entry] of this.commands) {
       if (entry.aborting || now < entry.deadline) continue;
       entry.aborting = true;
@@ -685,7 +730,7 @@ export class IscsiSession {
     for (;;) {
       const itt = this.nextItt;
       this.nextItt = this.nextItt >= 0xfffffffe ? 1 : this.nextItt + 1;
-      if (!this.commands.has(itt) && !this.tmfs.has(itt) && !this.zombies.has(itt)) return itt;
+      if (!this.commands.has(itt) && !this.tmfs.has(itt) && !this.zombies.has(itt) && this.ping?.itt !== itt) return itt;
     }
   }
 
@@ -755,16 +800,4 @@ function hex2(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
 
-export function scsiStatusError(result: ScsiResult): ScsiError {
-  const sense = result.sense;
-  if (result.status === ScsiStatus.CheckCondition && sense) {
-    return new ScsiError('ISCSI_SCSI_CHECK_CONDITION', `CHECK CONDITION: ${describeSense(sense)}`, {
-      status: result.status,
-      senseKey: sense.senseKey,
-      asc: sense.asc,
-      ascq: sense.ascq,
-    });
-  }
-  return new ScsiError('ISCSI_SCSI_STATUS', `SCSI status 0x${hex2(result.status)}`, { status: result.status });
-}
 
