@@ -5,10 +5,12 @@ import {
   readCapacity16,
   type Capacity16,
   defaultInitiatorName,
-  IscsiSession,
   loginAuthFrom,
   parseIscsiUrl,
+  RecoveringSession,
   type IscsiUrl,
+  type RecoveringSessionOptions,
+  type ScsiCommandPath,
   type SessionOptions,
 } from '@iscsi-initiator/core';
 
@@ -20,6 +22,15 @@ export const directFlags = {
     helpGroup: 'SESSION',
   }),
   'login-timeout': Flags.integer({ description: 'seconds to wait for connect and login', default: 15, min: 1, max: 600, helpGroup: 'SESSION' }),
+  'replacement-timeout': Flags.integer({
+    description: 'seconds commands wait for a lost connection to be re-established before failing (open-iscsi replacement_timeout; 0 = fail at once, -1 = wait forever)',
+    default: 120,
+    min: -1,
+    max: 86_400,
+    helpGroup: 'SESSION',
+  }),
+  'noop-interval': Flags.integer({ description: 'seconds of silence before a NOP-Out ping (noop_out_interval; 0 = never)', default: 5, min: 0, max: 3600, helpGroup: 'SESSION' }),
+  'noop-timeout': Flags.integer({ description: 'seconds a ping may go unanswered before the connection is failed (noop_out_timeout)', default: 5, min: 1, max: 3600, helpGroup: 'SESSION' }),
 };
 
 export const CREDENTIALS_HELP =
@@ -29,6 +40,9 @@ export const CREDENTIALS_HELP =
 export interface DirectFlags {
   'initiator-name'?: string | undefined;
   'login-timeout': number;
+  'replacement-timeout': number;
+  'noop-interval': number;
+  'noop-timeout': number;
 }
 
 /** Session options for a URL, with credentials from the URL or, failing that, the environment. */
@@ -53,26 +67,31 @@ export function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType
     },
     connectTimeoutMs: timeoutMs,
     loginTimeoutMs: timeoutMs,
+    noopOutIntervalMs: flags['noop-interval'] * 1000,
+    noopOutTimeoutMs: flags['noop-timeout'] * 1000,
   };
 }
 
-/** Opens a session to the URL's target, runs `fn` on its LUN, and always logs out. `extra` adds session options. */
+/**
+ * Opens a session to the URL's target, runs `fn` on its LUN, and always logs out. The session recovers from a lost
+ * connection by itself (ERL 0), within --replacement-timeout. `extra` adds session options.
+ */
 export async function withLun<T>(
   urlText: string,
   flags: DirectFlags,
-  fn: (session: IscsiSession, lun: number) => Promise<T>,
-  extra: Partial<SessionOptions> = {},
+  fn: (session: RecoveringSession, lun: number) => Promise<T>,
+  extra: Partial<RecoveringSessionOptions> = {},
 ): Promise<T> {
   const url = parseIscsiUrl(urlText, { requireLun: true });
-  const session = await IscsiSession.open({ ...sessionOptionsFor(url, flags), ...extra });
+  const session = await RecoveringSession.open({ ...sessionOptionsFor(url, flags), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
   try {
     return await fn(session, url.lun!);
   } finally {
-    await session.logout().catch(() => session.destroy());
+    await session.logout().catch(() => {});
   }
 }
 
 /** READ CAPACITY (16) (SBC-3 §5.16): the block length and count every LUN command checks its arguments against. */
-export async function readCapacity(session: IscsiSession, lun: number): Promise<Capacity16> {
+export async function readCapacity(session: ScsiCommandPath, lun: number): Promise<Capacity16> {
   return decodeReadCapacity16((await session.command({ lun, cdb: readCapacity16(32), readLength: 32 })).data);
 }

@@ -1,7 +1,7 @@
 import { IscsiError, TransportError } from '../errors.js';
 import type { LoginResult } from '../login/login-state-machine.js';
 import type { Portal } from '../portal.js';
-import { executeWithRetries, type RetryHooks } from '../session/command-retry.js';
+import { executeWithRetries, type RetryHooks, type ScsiCommandPath } from '../session/command-retry.js';
 import { isFatalLoginError, ReconnectBackoff } from '../session/reconnect-policy.js';
 import type { ScsiRequest, ScsiResult } from '../session/scsi-task.js';
 import type { OperationalParameters } from '../text/negotiation.js';
@@ -44,7 +44,7 @@ interface PendingCommand {
  * write reported done is never lost and a read never returns data from a failed connection. Commands fail only after
  * replacement_timeout; a login refused for good (wrong secret, target gone) stops the retrying and says why.
  */
-export class RecoveringSession {
+export class RecoveringSession implements ScsiCommandPath {
   private inner: IscsiSession;
   private currentState: SessionState = 'logged-in';
   private reason = 'logged in';
@@ -114,6 +114,11 @@ export class RecoveringSession {
 
   get tsih(): number {
     return this.inner.tsih;
+  }
+
+  /** True once the session has ended for good: logged out, or failed without hope of recovery. */
+  get isClosed(): boolean {
+    return this.terminalError !== undefined;
   }
 
   /** Commands accepted and not yet completed, on the wire or waiting for a connection. */

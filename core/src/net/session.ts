@@ -15,7 +15,7 @@ import {
 import { formatPortal, type Portal } from '../portal.js';
 import { decodeLun, encodeLun } from '../scsi/lun.js';
 import { senseFromResponseData, type Sense } from '../scsi/sense.js';
-import { executeWithRetries, type RetryHooks } from '../session/command-retry.js';
+import { executeWithRetries, type RetryHooks, type ScsiCommandPath } from '../session/command-retry.js';
 import { CommandWindow } from '../session/command-window.js';
 import { ScsiTask, type ScsiRequest, type ScsiResult, type TransferLimits } from '../session/scsi-task.js';
 import { serialAdd, serialLt } from '../session/serial.js';
@@ -92,7 +92,7 @@ export type SessionEvent =
  * commands with their data, task management, text requests, NOP-In answers, async events and logout. Per-command
  * logic lives in the I/O-free ScsiTask, numbering in CommandWindow; this class wires them to the socket.
  */
-export class IscsiSession {
+export class IscsiSession implements ScsiCommandPath {
   private readonly window: CommandWindow;
   private expStatSN: number;
   private nextItt = 1;

@@ -4,6 +4,14 @@ import { ScsiStatus } from '../scsi/status.js';
 import type { Sense } from '../scsi/sense.js';
 import type { ScsiRequest, ScsiResult } from './scsi-task.js';
 
+/** What SCSI users need of a session: both IscsiSession and RecoveringSession provide it. */
+export interface ScsiCommandPath {
+  /** Resolves with any SCSI status; rejects on transport/protocol failure. */
+  execute(request: ScsiRequest): Promise<ScsiResult>;
+  /** Resolves on GOOD; other statuses become ScsiError (UNIT ATTENTION and BUSY retried first). */
+  command(request: ScsiRequest): Promise<ScsiResult>;
+}
+
 /** Each pending UNIT ATTENTION condition is reported once; a few in a row (power on, then parameters changed) are normal. */
 export const MAX_UNIT_ATTENTION_RETRIES = 4;
 

@@ -88,7 +88,10 @@ ${BaseCommand.exitCodesHelp}`;
           const progress = !json && process.stderr.isTTY ? new ProgressLine(process.stderr, () => bench.sample()) : undefined;
           progress?.start();
           try {
-            return await bench.run();
+            const outcome = await bench.run();
+            // How the session rode through connection loss: the recovery tests and the soak read these.
+            const { reconnects, retriedCommands, connectionFailures } = session.counters;
+            return { ...outcome, result: { ...outcome.result, recovery: { reconnects, retriedCommands, connectionFailures } } };
           } finally {
             progress?.stop();
           }

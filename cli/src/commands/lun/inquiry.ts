@@ -6,7 +6,7 @@ import {
   decodeUnitSerialNumber,
   inquiry,
   VpdPage,
-  type IscsiSession,
+  type ScsiCommandPath,
 } from '@iscsi-initiator/core';
 import { BaseCommand } from '../../base-command.js';
 import { CREDENTIALS_HELP, directFlags, withLun } from '../../target-options.js';
@@ -53,7 +53,7 @@ ${BaseCommand.exitCodesHelp}`;
   }
 }
 
-async function collect(session: IscsiSession, lun: number): Promise<InquiryResult> {
+async function collect(session: ScsiCommandPath, lun: number): Promise<InquiryResult> {
   const standard = decodeStandardInquiry((await session.command({ lun, cdb: inquiry({ allocationLength: 255 }), readLength: 255 })).data);
   const vpd = async (page: number) => (await session.command({ lun, cdb: inquiry({ evpd: true, page, allocationLength: 1024 }), readLength: 1024 })).data;
   // SPC-4 §7.8.1: page 0x00 lists the pages a LUN has; ask only for those.
