@@ -133,7 +133,7 @@ export class RecoveringSession implements ScsiCommandPath {
 
   execute(request: ScsiRequest): Promise<ScsiResult> {
     if (this.terminalError) return Promise.reject(this.terminalError);
-    if (this.currentState === 'recovering' && this.failFast) return Promise.reject(this.replacementError());
+    if (this.currentState !== 'logged-in' && this.failFast) return Promise.reject(this.replacementError());
     return new Promise<ScsiResult>((resolve, reject) => {
       const command: PendingCommand = { request, resolve, reject, on: undefined, done: false };
       this.pending.add(command);
@@ -262,6 +262,7 @@ export class RecoveringSession implements ScsiCommandPath {
       });
       this.wakeReconnect = undefined;
       if (this.stopping) return;
+      this.setState('logging-in', `reconnect attempt ${this.backoff.attempts}`);
       try {
         const session = await IscsiSession.open(this.options);
         if (this.stopping) {
@@ -276,7 +277,7 @@ export class RecoveringSession implements ScsiCommandPath {
           this.finish('failed', `login refused for good: ${error.message}`, error);
           return;
         }
-        this.emit({ type: 'state', state: 'recovering', reason: `reconnect attempt ${this.backoff.attempts} failed: ${error.message}`, error });
+        this.setState('recovering', `reconnect attempt ${this.backoff.attempts} failed: ${error.message}`, error);
       }
     }
   }
