@@ -22,3 +22,4 @@ export {
   type LoginScript,
   type ScriptedTargetOptions,
 } from './scripted-target.js';
+export { FaultProxy, randomCutSchedule, type Direction, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';

@@ -2,7 +2,7 @@ import { LoginError, NegotiationError } from '../errors.js';
 import { Opcode, Stage, type LoginRequest, type LoginResponse } from '../pdu/types.js';
 import { parsePortal, type Portal } from '../portal.js';
 import { serialAdd } from '../session/serial.js';
-import { checkDuplicates, encodeText, TextAssembler, type TextPair } from '../text/text-codec.js';
+import { checkDuplicates, encodeText, splitText, TextAssembler, type TextPair } from '../text/text-codec.js';
 import { Negotiator, type OperationalParameters, type OperationalProposal } from '../text/negotiation.js';
 import { ChapInitiator, type ChapOptions } from './chap.js';
 import { loginStatusError, StatusClass } from './status.js';
@@ -55,6 +55,8 @@ type Phase =
   | 'failed';
 
 const MAX_EXCHANGES = 64;
+/** §13.12: during login a target need accept no more than 8192 bytes of text per PDU. */
+const LOGIN_SEGMENT_LIMIT = 8192;
 const SECURITY_KEYS = /^(AuthMethod|CHAP_[AICNR]|SRP_\w+|KRB_\w+|SPKM_\w+)$/;
 
 /**
@@ -82,6 +84,9 @@ export class LoginStateMachine {
   private askedTransit = false;
   private exchanges = 0;
   private targetAuthMethod: 'None' | 'CHAP' | undefined;
+  private targetVerified = false;
+  /** The rest of our text when it did not fit in one Login Request, and the T bit its last part carries. */
+  private outgoing: { parts: Buffer[]; transit: boolean } | undefined;
 
   constructor(private readonly config: LoginConfig) {
     if (config.sessionType === 'Normal' && !config.targetName) {
@@ -148,6 +153,7 @@ export class LoginStateMachine {
     if (pdu.transit && (pdu.nsg > this.nsg || pdu.nsg <= this.csg)) {
       throw protocol(`target jumped to stage ${pdu.nsg}; we asked for ${this.nsg} (§11.13.3)`);
     }
+    if (this.outgoing) return this.sendNextPart(pdu);
 
     const pairs = this.assembler.push(pdu.data, pdu.continue);
     if (pairs === undefined) {
@@ -163,7 +169,8 @@ export class LoginStateMachine {
   private security(pdu: LoginResponse, pairs: readonly TextPair[]): LoginAction {
     const keys = new Map(pairs);
     const others = pairs.filter(([k]) => !SECURITY_KEYS.test(k));
-    const answers = this.negotiator.receive(others);
+    // §6.3: in the security stage only keys usable in either stage are accepted (TargetPortalGroupTag, TargetAlias…).
+    const answers = this.negotiator.receive(others, 'security');
 
     if (this.phase === 'security-auth-method') {
       const method = keys.get('AuthMethod');
@@ -196,8 +203,12 @@ export class LoginStateMachine {
       return this.send(Stage.Security, Stage.Operational, true, [...answers, ...response]);
     }
 
-    // security-chap-response: the target accepted our CHAP_R; in mutual CHAP it proves itself now (§12.1.3).
-    if (this.chap!.mutual) this.chap!.verify(keys);
+    // security-chap-response: the target accepted our CHAP_R; in mutual CHAP it proves itself now (§12.1.3) —
+    // once: a target may send its CHAP_N/CHAP_R with T=0 and transit in a later response.
+    if (this.chap!.mutual && !this.targetVerified && (keys.has('CHAP_N') || keys.has('CHAP_R') || pdu.transit)) {
+      this.chap!.verify(keys);
+      this.targetVerified = true;
+    }
     if (!pdu.transit) return this.send(Stage.Security, Stage.Operational, true, answers);
     return this.enterOperational(pdu, answers);
   }
@@ -255,16 +266,41 @@ export class LoginStateMachine {
   private send(csg: Stage, nsg: Stage, transit: boolean, pairs: readonly TextPair[], continuation = false): LoginAction {
     // A conforming exchange needs a handful of round trips; a target that never concludes must not loop us forever.
     if (++this.exchanges > MAX_EXCHANGES) throw protocol(`no conclusion after ${MAX_EXCHANGES} login exchanges`);
-    if (!continuation) this.askedTransit = transit;
     this.csg = csg;
     this.nsg = nsg;
+    const text = encodeText(pairs);
+    if (text.length <= LOGIN_SEGMENT_LIMIT) {
+      if (!continuation) this.askedTransit = transit;
+      return this.request(transit, false, text);
+    }
+    // §11.12.2: text longer than the target must accept during login (§13.12: 8192) goes in several requests with
+    // C=1 and T=0; the target answers each with an empty response, and the last part carries our real T bit.
+    const [first, ...rest] = splitText(text, LOGIN_SEGMENT_LIMIT);
+    this.outgoing = { parts: rest, transit };
+    this.askedTransit = false;
+    return this.request(false, true, first!);
+  }
+
+  /** Sends the next part of text split over several Login Requests (the target answered the previous one). */
+  private sendNextPart(pdu: LoginResponse): LoginAction {
+    const out = this.outgoing!;
+    if (pdu.data.length > 0 || pdu.continue || pdu.transit) throw protocol('target answered a continued Login Request with text (§11.12.2)');
+    if (++this.exchanges > MAX_EXCHANGES) throw protocol(`no conclusion after ${MAX_EXCHANGES} login exchanges`);
+    const part = out.parts.shift()!;
+    if (out.parts.length > 0) return this.request(false, true, part);
+    this.outgoing = undefined;
+    this.askedTransit = out.transit;
+    return this.request(out.transit, false, part);
+  }
+
+  private request(transit: boolean, more: boolean, data: Buffer): LoginAction {
     const pdu: LoginRequest = {
       opcode: Opcode.LoginRequest,
       immediate: true,
       transit,
-      continue: false,
-      csg,
-      nsg: transit ? nsg : Stage.Security,
+      continue: more,
+      csg: this.csg,
+      nsg: transit ? this.nsg : Stage.Security,
       versionMax: 0,
       versionMin: 0,
       isid: this.config.isid,
@@ -273,10 +309,11 @@ export class LoginStateMachine {
       cid: this.cid,
       cmdSN: this.cmdSN,
       expStatSN: this.haveStatSN ? this.expStatSN : 0,
-      data: encodeText(pairs),
+      data,
     };
     return { kind: 'send', pdu };
   }
+
 }
 
 function protocol(message: string): LoginError {

@@ -496,7 +496,8 @@ export class IscsiSession implements ScsiCommandPath {
       ttt: pdu.ttt,
       cmdSN: this.window.cmdSN,
       expStatSN: this.expStatSN,
-      data: Buffer.from(pdu.data),
+      // Echo the ping data, but never more than the target declared it can receive (§13.12).
+      data: Buffer.from(pdu.data.subarray(0, this.limits.maxXmitDataSegmentLength)),
     });
     this.counters.nopInAnswered++;
   }

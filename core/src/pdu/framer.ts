@@ -75,7 +75,7 @@ export class PduFramer {
   /** Bytes needed from accStart before parsing is worth retrying; 0 = try now. */
   private need = 0;
   /** A Data-In whose payload is being placed directly: its header copy, destination, and padding/digest bytes. */
-  private direct: { header: Buffer; headerEnd: number; dest: Buffer; filled: number; trailer: Buffer; trailerFilled: number } | null = null;
+  private direct: { header: Buffer; headerEnd: number; headerLength: number; dest: Buffer; filled: number; trailer: Buffer; trailerFilled: number } | null = null;
   /** The last PDU completed was directly placed (a large transfer is streaming). */
   private afterDirect = false;
   /** Set after a final Login Response: stop parsing until the next push. */
@@ -95,7 +95,8 @@ export class PduFramer {
 
   /** Bytes received but not yet returned as PDUs. */
   get bufferedBytes(): number {
-    const direct = this.direct === null ? 0 : this.direct.header.length + this.direct.filled + this.direct.trailerFilled;
+    // headerLength, not header.length: the header digest was received too, though only BHS + AHS are kept.
+    const direct = this.direct === null ? 0 : this.direct.headerLength + this.direct.filled + this.direct.trailerFilled;
     return (this.acc === null ? 0 : this.accEnd - this.accStart) + direct;
   }
 
@@ -302,7 +303,7 @@ export class PduFramer {
     const trailer = Buffer.alloc(trailerLength);
     const inTrailer = present - inData;
     if (inTrailer > 0) buf.copy(trailer, 0, off + headerLength + inData, off + headerLength + inData + inTrailer);
-    this.direct = { header, headerEnd, dest, filled: inData, trailer, trailerFilled: inTrailer };
+    this.direct = { header, headerEnd, headerLength, dest, filled: inData, trailer, trailerFilled: inTrailer };
     this.need = 0;
   }
 

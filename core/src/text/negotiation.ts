@@ -9,6 +9,7 @@ import { KEYS, type KeyDefinition } from './keys.js';
 import type { TextPair } from './text-codec.js';
 import {
   IRRELEVANT,
+  MAX_KEY_BYTES,
   NOT_UNDERSTOOD,
   REJECT,
   RESERVED_ANSWERS,
@@ -81,7 +82,9 @@ export const DEFAULT_PROPOSAL: Readonly<Required<OperationalProposal>> = Object.
   immediateData: true,
   maxOutstandingR2T: 8,
   maxConnections: 1,
-  defaultTime2Wait: 2,
+  // §13.15 takes the larger of both offers: offering 0 lets the target decide how long a reconnect waits, so a laptop
+  // whose Wi-Fi blinked reconnects at once where the target allows it.
+  defaultTime2Wait: 0,
   defaultTime2Retain: 0,
   errorRecoveryLevel: 0,
   dataPDUInOrder: true,
@@ -193,6 +196,10 @@ export class Negotiator {
       // Pairs normally come from decodeText; anything else must not make us answer with unsendable text.
       if (!isValidKeyName(key)) {
         throw new NegotiationError('ISCSI_TEXT_MALFORMED', `${clip(key)} is not a key name (RFC 7143 §6.1)`, key);
+      }
+      if (key.length > MAX_KEY_BYTES) {
+        // §6.1: a key name is at most 63 bytes (ASCII here), or our NotUnderstood answer would be unsendable.
+        throw new NegotiationError('ISCSI_TEXT_TOO_LONG', `key ${clip(key)} is ${key.length} bytes; keys are at most ${MAX_KEY_BYTES} (RFC 7143 §6.1)`, key);
       }
       const def = KEYS.get(key);
       if (def?.phase === 'security') {
@@ -356,8 +363,23 @@ export class Negotiator {
       return 'default';
     }
     if (value === IRRELEVANT) {
-      // §6.2: Irrelevant only where §13 says a key can be (every operational key of a discovery session we accept).
-      if (this.#sessionType === 'Discovery' || def.irrelevantWhen !== undefined) return 'irrelevant';
+      // §6.2: Irrelevant only where §13 says a key can be. In a discovery session a key that §13 keeps relevant
+      // (digests, MaxRecvDataSegmentLength…) may be called Irrelevant only if its default is one we offered.
+      if (def.irrelevantWhen !== undefined) return 'irrelevant';
+      if (this.#sessionType === 'Discovery') {
+        if (!def.discoveryRelevant) return 'irrelevant';
+        // A number or boolean the target finds irrelevant here keeps our offer: nothing uses it in discovery, and
+        // the result never falls outside what we offered. A list key (the digests) falls back to its default,
+        // which must then be one we offered.
+        if (def.kind !== 'list') return { value: offered };
+        try {
+          if (def.default === undefined) throw badValue(def.name, 'no default');
+          checkAnswer(def, offered, def.default);
+        } catch (cause) {
+          throw new NegotiationError('ISCSI_NEGOTIATION_REJECTED', `the target calls ${def.name} Irrelevant, leaving the default, which is outside our offer ${offered} (RFC 7143 §6.2)`, def.name, { cause });
+        }
+        return 'irrelevant';
+      }
       throw badValue(def.name, `${def.name} cannot be Irrelevant in a Normal session (RFC 7143 §${def.section})`);
     }
     return { value: checkAnswer(def, offered, value) };
@@ -378,6 +400,16 @@ export class Negotiator {
         const acceptable = splitList(ours);
         const pick = splitList(value).find((item) => acceptable.includes(item));
         if (pick === undefined) {
+          // Rejecting leaves the key at its default; that must itself be something we accept, or the session would
+          // run with a value we refused (e.g. HeaderDigest=None when we require CRC32C).
+          const fallback = def.default;
+          if (fallback === undefined || !acceptable.includes(fallback)) {
+            throw new NegotiationError(
+              'ISCSI_NEGOTIATION_REJECTED',
+              `the target offers ${def.name}=${value}, none of which we accept (${ours}), and the default ${fallback ?? '(none)'} is not acceptable either (RFC 7143 §6.2.1)`,
+              def.name,
+            );
+          }
           this.#outcomes.set(def.name, 'default');
           return REJECT;
         }

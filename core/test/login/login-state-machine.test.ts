@@ -180,6 +180,18 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
     expect(done.kind === 'complete' && done.result.authenticated).toBe('Mutual CHAP');
   });
 
+  it('mutual: a target that proves itself with T=0 and transits in its next response is accepted (§11.13.3; found by fuzzing)', () => {
+    const machine = mutualMachine();
+    const { ourId, ourChallenge } = toTargetProof(machine);
+    const proof = encodeBinaryValue(chapResponse(5, ourId, Buffer.from(targetSecret), ourChallenge));
+    const again = sent(machine.receive(response({ transit: false, keys: [['CHAP_N', 'target-bob'], ['CHAP_R', proof]] })));
+    expect(again.pdu.transit).toBe(true); // we ask again to move on, with nothing more to say
+    expect(again.pdu.data.length).toBe(0);
+    const op = machine.receive(response({ transit: true, nsg: Stage.Operational }));
+    const done = finishOperational(machine, op);
+    expect(done.kind === 'complete' && done.result.authenticated).toBe('Mutual CHAP');
+  });
+
   it('mutual: a target with the wrong secret is refused (ISCSI_CHAP_TARGET_AUTH_FAILED)', () => {
     const machine = mutualMachine();
     const { ourId, ourChallenge } = toTargetProof(machine);
@@ -325,5 +337,30 @@ describe('discovery with CHAP (RFC 7143 §13.3: a discovery session may authenti
     expect(op.keys.has('MaxBurstLength')).toBe(false);
     expect(op.keys.has('ImmediateData')).toBe(false);
     expect(op.keys.has('HeaderDigest')).toBe(true);
+  });
+});
+
+describe('our own text longer than 8192 bytes (§13.12 login limit) continues over several Login Requests (§11.12.2; found by fuzzing)', () => {
+  it('answers 400 unknown keys with C=1 parts, each after the target\'s empty response; the last part has T', () => {
+    const machine = new LoginStateMachine(base);
+    machine.start();
+    const toOperational = sent(machine.receive(response({ transit: true, nsg: Stage.Operational, keys: [['AuthMethod', 'None']] })));
+    const unknown: TextPair[] = Array.from({ length: 400 }, (_, i) => [`X-io.example.key-${i}`, 'on']);
+    let action = machine.receive(response({ csg: Stage.Operational, nsg: Stage.Security, keys: unknown, statSN: 101 }));
+    const parts: LoginRequest[] = [];
+    for (;;) {
+      expect(action.kind).toBe('send');
+      const pdu = (action as { pdu: LoginRequest }).pdu; // a part alone is not whole text: decoded only joined below
+      parts.push(pdu);
+      expect(pdu.data.length).toBeLessThanOrEqual(8192);
+      if (!pdu.continue) break;
+      expect(pdu.transit).toBe(false); // "A Login Request with the C bit set to 1 MUST have the T bit set to 0"
+      action = machine.receive(response({ csg: Stage.Operational, nsg: Stage.Security, statSN: 102 + parts.length }));
+    }
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.at(-1)!.transit).toBe(true);
+    const answered = decodeText(Buffer.concat(parts.map((p) => p.data)));
+    expect(answered.filter(([, v]) => v === 'NotUnderstood')).toHaveLength(400);
+    expect(toOperational.pdu.csg).toBe(Stage.Operational);
   });
 });

@@ -48,7 +48,7 @@ describe('offer(): what we send in the operational stage', () => {
       ['MaxBurstLength', '1048576'],
       ['FirstBurstLength', '262144'],
       ['MaxOutstandingR2T', '8'],
-      ['DefaultTime2Wait', '2'],
+      ['DefaultTime2Wait', '0'],
       ['DefaultTime2Retain', '0'],
       ['ErrorRecoveryLevel', '0'],
       ['DataPDUInOrder', 'Yes'],
@@ -61,7 +61,7 @@ describe('offer(): what we send in the operational stage', () => {
       ['HeaderDigest', 'CRC32C,None'],
       ['DataDigest', 'None'],
       ['MaxRecvDataSegmentLength', '262144'],
-      ['DefaultTime2Wait', '2'],
+      ['DefaultTime2Wait', '0'],
       ['DefaultTime2Retain', '0'],
       ['ErrorRecoveryLevel', '0'],
     ]);
@@ -415,11 +415,16 @@ describe('Irrelevant (§6.2, §13.14)', () => {
     });
   });
 
-  it('in a Discovery session an Irrelevant answer leaves the RFC default', () => {
+  it('in a Discovery session a number answered Irrelevant keeps our offer (never outside it); a digest falls back to its default only if we offered it', () => {
     const n = new Negotiator('Discovery', { defaultTime2Wait: 5 });
     const offer = n.offer();
     n.receive([...echo(offer, ['DefaultTime2Wait']), ['DefaultTime2Wait', 'Irrelevant']]);
-    expect(n.result().defaultTime2Wait).toBe(2);
+    expect(n.result().defaultTime2Wait).toBe(5);
+    const digest = new Negotiator('Discovery', { headerDigest: ['CRC32C'] });
+    const digestOffer = digest.offer();
+    expect(() => digest.receive([...echo(digestOffer, ['HeaderDigest']), ['HeaderDigest', 'Irrelevant']])).toThrow(
+      expect.objectContaining({ code: 'ISCSI_NEGOTIATION_REJECTED' }),
+    );
   });
 
   it('MaxConnections=Irrelevant in a Normal session is ISCSI_NEGOTIATION_BAD_VALUE', () => {
@@ -489,7 +494,7 @@ describe('§13 cross rules in result()', () => {
       immediateData: true,
       maxOutstandingR2T: 1,
       maxConnections: 1,
-      defaultTime2Wait: 2,
+      defaultTime2Wait: 0, // negotiated (our offer of 0, echoed), not a default
       defaultTime2Retain: 0,
       errorRecoveryLevel: 0,
       dataPDUInOrder: true,
