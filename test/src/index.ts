@@ -23,3 +23,19 @@ export {
   type ScriptedTargetOptions,
 } from './scripted-target.js';
 export { FaultProxy, randomCutSchedule, type Direction, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
+export {
+  TestTarget,
+  WireClient,
+  DEFAULT_TARGET_NAME,
+  parseSize,
+  type Misbehaviour,
+  type MisbehaviourHandle,
+  type MisbehaviourKind,
+  type SessionInfo,
+  type TargetEvent,
+  type TargetOptions,
+  type TargetParams,
+  type TargetStats,
+  type TestTargetOptions,
+  type Violation,
+} from './test-target/index.js';

@@ -597,9 +597,13 @@ export class IscsiSession implements ScsiCommandPath {
 
   private onReject(pdu: Reject): void {
     this.counters.rejects++;
-    // §11.17: the data segment holds the rejected PDU's header; its ITT names the command that failed.
+    // §11.17: the data segment holds the rejected PDU's header; its ITT names the task, its opcode what was refused.
     const itt = pdu.data.length >= 20 ? pdu.data.readUInt32BE(16) : RESERVED_TAG;
+    const rejectedOpcode = pdu.data.length >= 1 ? pdu.data[0]! & 0x3f : -1;
     const error = new TransportError('ISCSI_REJECT', `target rejected a PDU: ${rejectReason(pdu.reason)} (reason 0x${pdu.reason.toString(16)})`);
+    // §11.17.1: a rejected Data-Out (or SNACK, NOP-Out) does not end its task — the target still answers the
+    // command, with a status that says what went wrong; only a rejected command ends it here.
+    if (rejectedOpcode === Opcode.DataOut || rejectedOpcode === Opcode.SnackRequest || rejectedOpcode === Opcode.NopOut) return;
     const entry = this.commands.get(itt);
     if (entry) {
       this.failCommand(itt, entry, error);
