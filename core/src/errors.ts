@@ -57,6 +57,9 @@ export type IscsiErrorCode =
   | 'ISCSI_TASK_ABORTED'
   | 'ISCSI_TMF_FAILED'
   | 'ISCSI_QUEUE_FULL'
+  // Daemon
+  | 'ISCSI_NOT_PERMITTED'
+  | 'ISCSI_INTERNAL'
   // SCSI layer
   | 'ISCSI_SCSI_CHECK_CONDITION'
   | 'ISCSI_SCSI_STATUS'
