@@ -22,3 +22,4 @@ export * from './net/discovery.js';
 export * from './portal.js';
 export * from './url.js';
 export * from './iscsi-name.js';
+export * from './daemon/index.js';
