@@ -4,7 +4,6 @@ export {
   NODE_DB_SCHEMA_VERSION,
   NODE_DB_FILE_NAME,
   type NodeRecord,
-  type DiscoveredTarget,
 } from './node-db.js';
 export {
   NODE_KEYS,
