@@ -1,0 +1,232 @@
+import { ArgumentError } from '../errors.js';
+import { loginAuthFrom } from '../login/auth.js';
+import { formatIsid } from '../login/isid.js';
+import { RecoveringSession, type SessionState } from '../net/recovering-session.js';
+import { parsePortal } from '../portal.js';
+import { decodeReadCapacity16 } from '../scsi/capacity.js';
+import { inquiry, readCapacity16, reportLuns, synchronizeCache10 } from '../scsi/cdb.js';
+import { decodeStandardInquiry } from '../scsi/inquiry.js';
+import { decodeReportLuns } from '../scsi/report-luns.js';
+import { decodeUnitSerialNumber } from '../scsi/vpd.js';
+import { describeParameters } from '../text/negotiation.js';
+import type { NodeDatabase, NodeRecord } from './node-db.js';
+import type { SecretStore } from './secrets.js';
+
+export interface SessionInfo {
+  readonly sid: number;
+  readonly targetName: string;
+  readonly portal: string;
+  readonly portalGroupTag: number;
+  readonly state: SessionState;
+  readonly reason: string;
+  readonly tsih: number;
+  readonly isid: string;
+}
+
+export interface LunInfo {
+  readonly lun: number;
+  readonly vendor: string;
+  readonly product: string;
+  readonly revision: string;
+  readonly serial: string | null;
+  readonly sizeBytes: string;
+  readonly blockLength: number;
+}
+
+export interface SessionStats {
+  readonly sid: number;
+  readonly commands: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly reconnects: number;
+  readonly retriedCommands: number;
+  readonly digestErrors: number;
+  readonly timeouts: number;
+  readonly at: string;
+}
+
+interface Managed {
+  readonly sid: number;
+  readonly node: NodeRecord;
+  readonly session: RecoveringSession;
+  luns: LunInfo[];
+  /** Counters of connection incarnations before the current one (IscsiSession counters restart on reconnect). */
+  carried: { commands: number; bytesRead: number; bytesWritten: number; seen: unknown };
+}
+
+export interface SessionManagerEvents {
+  stateChanged(event: { sid: number; state: SessionState; reason: string }): void;
+  lunsChanged(event: { sid: number; luns: LunInfo[] }): void;
+}
+
+/**
+ * Every session iscsid owns: logged in from node records (settings from the node database, secrets from the secret
+ * store), recovering by themselves (ERL 0), numbered like open-iscsi's session ids, and logged out cleanly — SYNCHRONIZE
+ * CACHE first — on request or when the daemon stops. The seam for the macOS driver bridge: `session(sid)` gives the
+ * SCSI command path of a session, `lunsChanged` says when to attach or detach disks.
+ */
+export class SessionManager {
+  private readonly sessions = new Map<number, Managed>();
+  private nextSid = 1;
+
+  constructor(
+    private readonly db: NodeDatabase,
+    private readonly secrets: SecretStore,
+    private readonly events: SessionManagerEvents,
+  ) {}
+
+  async login(targetName: string, portal?: string): Promise<SessionInfo> {
+    const node = this.db.get(targetName, portal);
+    if (!node) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `no node ${targetName}${portal ? ` at ${portal}` : ''}`, { hint: 'run discovery first' });
+    for (const m of this.sessions.values()) {
+      if (m.node.targetName === node.targetName && m.node.portal === node.portal && !m.session.isClosed) {
+        throw new ArgumentError('ISCSI_BAD_ARGUMENT', `already logged in to ${node.targetName} at ${node.portal} (session ${m.sid})`, { hint: 'session exists' });
+      }
+    }
+    const settings = this.db.sessionSettings(node);
+    const ref = { targetName: node.targetName, portal: node.portal };
+    const secret = (await this.secrets.get({ ...ref, kind: 'password' })) ?? (await this.secrets.get({ targetName: node.targetName, kind: 'password' }));
+    const secretIn = (await this.secrets.get({ ...ref, kind: 'password_in' })) ?? (await this.secrets.get({ targetName: node.targetName, kind: 'password_in' }));
+    const auth =
+      settings.authMethod === 'CHAP'
+        ? loginAuthFrom({
+            user: settings.username,
+            secret,
+            targetUser: settings.usernameIn,
+            targetSecret: settings.usernameIn === undefined ? undefined : secretIn,
+            chapAlgorithms: settings.chapAlgorithms,
+          })
+        : { method: 'None' as const };
+    const session = await RecoveringSession.open({
+      portal: parsePortal(node.portal),
+      initiatorName: this.db.initiator().name,
+      initiatorAlias: this.db.initiator().alias,
+      targetName: node.targetName,
+      auth,
+      proposal: settings.proposal,
+      queueDepth: settings.queueDepth,
+      replacementTimeoutMs: settings.replacementTimeoutMs,
+      noopOutIntervalMs: settings.noopOutIntervalMs,
+      noopOutTimeoutMs: settings.noopOutTimeoutMs,
+      loginTimeoutMs: settings.loginTimeoutMs,
+      connectTimeoutMs: settings.loginTimeoutMs,
+    });
+    const sid = this.nextSid++;
+    const managed: Managed = { sid, node, session, luns: [], carried: { commands: 0, bytesRead: 0, bytesWritten: 0, seen: session.session } };
+    this.sessions.set(sid, managed);
+    session.on((event) => {
+      if (event.type === 'state') {
+        if (event.state === 'logged-in') this.carryCounters(managed);
+        this.events.stateChanged({ sid, state: event.state, reason: event.reason });
+      } else if (event.type === 'scsi-event' && event.sense?.asc === 0x3f && event.sense.ascq === 0x0e) {
+        // REPORTED LUNS DATA HAS CHANGED (SPC-4): look again.
+        void this.rescan(sid).catch(() => {});
+      }
+    });
+    this.events.stateChanged({ sid, state: 'logged-in', reason: 'logged in' });
+    await this.rescan(sid).catch(() => {}); // a target with no LUN yet is still a session
+    return this.info(managed);
+  }
+
+  /** Logs one session out, SYNCHRONIZE CACHE on each LUN first so the target has written what it acknowledged. */
+  async logout(sid: number): Promise<void> {
+    const m = this.managed(sid);
+    if (m.session.state === 'logged-in') {
+      for (const lun of m.luns) await m.session.command({ lun: lun.lun, cdb: synchronizeCache10({}) }).catch(() => {});
+    }
+    await m.session.logout();
+    this.sessions.delete(sid);
+    this.events.stateChanged({ sid, state: 'logged-out', reason: 'logged out' });
+  }
+
+  async logoutAll(): Promise<number> {
+    const sids = [...this.sessions.keys()];
+    await Promise.all(sids.map((sid) => this.logout(sid).catch(() => {})));
+    return sids.length;
+  }
+
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map((m) => this.info(m));
+  }
+
+  get(sid: number): SessionInfo & { parameters: Record<string, string>; counters: SessionStats; luns: LunInfo[] } {
+    const m = this.managed(sid);
+    return { ...this.info(m), parameters: describeParameters(m.session.parameters), counters: this.stats(sid), luns: m.luns };
+  }
+
+  stats(sid: number): SessionStats {
+    const m = this.managed(sid);
+    this.carryCounters(m);
+    const c = m.session.session.counters;
+    const r = m.session.counters;
+    return {
+      sid,
+      commands: m.carried.commands + c.commands,
+      bytesRead: m.carried.bytesRead + c.bytesRead,
+      bytesWritten: m.carried.bytesWritten + c.bytesWritten,
+      reconnects: r.reconnects,
+      retriedCommands: r.retriedCommands,
+      digestErrors: r.digestErrors,
+      timeouts: r.timeouts + c.timeouts,
+      at: new Date().toISOString(),
+    };
+  }
+
+  /** REPORT LUNS, then INQUIRY (+ serial) and READ CAPACITY 16 for each LUN (SPC-4, SBC-3). */
+  async rescan(sid: number): Promise<LunInfo[]> {
+    const m = this.managed(sid);
+    const s = m.session;
+    const report = await s.command({ lun: 0, cdb: reportLuns(4096), readLength: 4096 });
+    const luns: LunInfo[] = [];
+    for (const lun of decodeReportLuns(report.data)) {
+      const std = decodeStandardInquiry((await s.command({ lun, cdb: inquiry({ allocationLength: 96 }), readLength: 96 })).data);
+      if (std.peripheralQualifier !== 0 || std.peripheralDeviceType !== 0) continue; // only direct-access disks
+      const serial = await s
+        .command({ lun, cdb: inquiry({ evpd: true, page: 0x80, allocationLength: 255 }), readLength: 255 })
+        .then((r) => decodeUnitSerialNumber(r.data))
+        .catch(() => null);
+      const capacity = decodeReadCapacity16((await s.command({ lun, cdb: readCapacity16(32), readLength: 32 })).data);
+      luns.push({ lun, vendor: std.vendor, product: std.product, revision: std.revision, serial, sizeBytes: capacity.sizeBytes.toString(), blockLength: capacity.blockLength });
+    }
+    const changed = JSON.stringify(luns) !== JSON.stringify(m.luns);
+    m.luns = luns;
+    if (changed) this.events.lunsChanged({ sid, luns });
+    return luns;
+  }
+
+  /** The SCSI command path of a session: the seam where the macOS driver bridge attaches its task rings. */
+  session(sid: number): RecoveringSession {
+    return this.managed(sid).session;
+  }
+
+  private carryCounters(m: Managed): void {
+    const inner = m.session.session;
+    if (inner === m.carried.seen) return;
+    const old = m.carried.seen as { counters: { commands: number; bytesRead: number; bytesWritten: number } };
+    m.carried = {
+      commands: m.carried.commands + old.counters.commands,
+      bytesRead: m.carried.bytesRead + old.counters.bytesRead,
+      bytesWritten: m.carried.bytesWritten + old.counters.bytesWritten,
+      seen: inner,
+    };
+  }
+
+  private managed(sid: number): Managed {
+    const m = this.sessions.get(sid);
+    if (!m) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `no session ${sid}`, { hint: 'list sessions with `iscsiadm session`' });
+    return m;
+  }
+
+  private info(m: Managed): SessionInfo {
+    return {
+      sid: m.sid,
+      targetName: m.node.targetName,
+      portal: m.node.portal,
+      portalGroupTag: m.node.portalGroupTag,
+      state: m.session.state,
+      reason: m.session.stateReason,
+      tsih: m.session.tsih,
+      isid: formatIsid(m.session.login.isid),
+    };
+  }
+}

@@ -1,0 +1,171 @@
+// iscsid as it runs: a real daemon process on a temp socket and state dir, against tgtd, driven over its JSON-RPC API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RpcClient } from '../../core/src/index.js';
+import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
+
+const daemonBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../core/bin/iscsid.js');
+const PLAIN = 'iqn.2026-11.test.iscsid:plain';
+const CHAP = 'iqn.2026-11.test.iscsid:chap';
+const SECRET = 'iscsid-secret-never-logged';
+
+let tgt: TgtdInstance;
+let dir: string;
+let socket: string;
+let stateDir: string;
+let secretsDir: string;
+let daemon: { child: ChildProcess; output: () => string } | undefined;
+
+function startDaemon(): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [daemonBin, '--socket', socket, '--state-dir', stateDir, '--secrets-dir', secretsDir, '--trust-socket-group'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    const poll = () => {
+      if (output.includes('iscsid listening')) resolve({ child, output: () => output });
+      else if (child.exitCode !== null || Date.now() > deadline) reject(new Error(`iscsid did not start: ${output}`));
+      else setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
+function stopDaemon(d: { child: ChildProcess }): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => d.child.kill('SIGKILL'), 15_000);
+    d.child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    d.child.kill('SIGTERM');
+  });
+}
+
+async function connect(): Promise<RpcClient> {
+  return RpcClient.connect(socket);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-'));
+  socket = path.join(dir, 'iscsid.sock');
+  stateDir = path.join(dir, 'state');
+  secretsDir = path.join(dir, 'secrets');
+  tgt = await startTgtd({ targets: [{ iqn: PLAIN }, { iqn: CHAP, chap: { incoming: [{ user: 'iscsid-user', secret: SECRET }] } }] });
+  daemon = await startDaemon();
+}, 30_000);
+
+afterAll(async () => {
+  if (daemon) await stopDaemon(daemon);
+  await tgt?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('iscsid against tgtd (issue 5)', () => {
+  it('discovers and records nodes, logs in with CHAP (secret from the store) and without, two sessions at once', { timeout: 30_000 }, async () => {
+    const c = await connect();
+    try {
+      expect(await c.call('version')).toMatchObject({ name: 'iscsid', protocol: 1 });
+      const found = await c.call<{ recorded: number }>('discovery.sendTargets', { portal: tgt.portal });
+      expect(found.recorded).toBe(2);
+      expect((await c.call<unknown[]>('nodes.list')).length).toBe(2);
+
+      await c.call('nodes.update', { targetName: CHAP, key: 'node.session.auth.authmethod', value: 'CHAP' });
+      await c.call('nodes.update', { targetName: CHAP, key: 'node.session.auth.username', value: 'iscsid-user' });
+      await expect(c.call('nodes.update', { targetName: CHAP, key: 'node.session.auth.password', value: SECRET })).rejects.toMatchObject({ code: 'ISCSI_BAD_ARGUMENT' });
+      await c.call('secrets.set', { targetName: CHAP, kind: 'password', secret: SECRET });
+      expect(await c.call('secrets.has', { targetName: CHAP, kind: 'password' })).toEqual({ stored: true });
+
+      const a = await c.call<{ sid: number; state: string }>('sessions.login', { targetName: CHAP });
+      const b = await c.call<{ sid: number }>('sessions.login', { targetName: PLAIN });
+      expect(a.state).toBe('logged-in');
+      expect((await c.call<unknown[]>('sessions.list')).length).toBe(2);
+      expect(await tgt.connections(CHAP)).toBe(1);
+      expect(await tgt.connections(PLAIN)).toBe(1);
+
+      const detail = await c.call<{ luns: Array<{ lun: number; sizeBytes: string }>; parameters: Record<string, string> }>('sessions.get', { sid: a.sid });
+      expect(detail.luns).toEqual([expect.objectContaining({ lun: 1, sizeBytes: String(64 << 20) })]);
+      expect(detail.parameters.MaxRecvDataSegmentLength).toBe('262144');
+
+      // Commands move the statistics (here a rescan: REPORT LUNS, INQUIRY, READ CAPACITY).
+      const before = await c.call<{ commands: number }>('sessions.stats', { sid: a.sid });
+      await c.call('sessions.rescan', { sid: a.sid });
+      const after = await c.call<{ commands: number }>('sessions.stats', { sid: a.sid });
+      expect(after.commands).toBeGreaterThan(before.commands);
+
+      await c.call('sessions.logout', { sid: b.sid });
+      expect(await tgt.connections(PLAIN)).toBe(0);
+      await expect(c.call('sessions.login', { targetName: CHAP })).rejects.toMatchObject({ message: expect.stringMatching(/already logged in/) });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('notifications: a subscriber sees session.stateChanged and periodic session.stats', { timeout: 20_000 }, async () => {
+    const c = await connect();
+    try {
+      const seen: string[] = [];
+      c.onNotification((method) => seen.push(method));
+      await c.call('events.subscribe');
+      const s = await c.call<{ sid: number }>('sessions.login', { targetName: PLAIN });
+      await new Promise((r) => setTimeout(r, 2_500)); // one stats period
+      await c.call('sessions.logout', { sid: s.sid });
+      expect(seen).toContain('session.stateChanged');
+      expect(seen).toContain('session.stats');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('bad RPC calls get JSON-RPC errors and the daemon keeps its sessions', async () => {
+    const c = await connect();
+    try {
+      await expect(c.call('sessions.get', { sid: 'one' })).rejects.toMatchObject({ rpcCode: -32602 });
+      await expect(c.call('sessions.get', { sid: 999 })).rejects.toMatchObject({ code: 'ISCSI_BAD_ARGUMENT' });
+      await expect(c.call('no.such.method')).rejects.toMatchObject({ rpcCode: -32601 });
+      expect((await c.call<unknown[]>('sessions.list')).length).toBe(1); // the CHAP session from the first test
+    } finally {
+      c.close();
+    }
+  });
+
+  it('SIGTERM logs every session out (the target sees none); a restart logs automatic nodes in again', { timeout: 40_000 }, async () => {
+    let c = await connect();
+    await c.call('nodes.update', { targetName: PLAIN, key: 'node.startup', value: 'automatic' });
+    c.close();
+    expect(await tgt.connections(CHAP)).toBe(1);
+    expect(await stopDaemon(daemon!)).toBe(0);
+    expect(await tgt.connections(CHAP)).toBe(0);
+    daemon = await startDaemon();
+    c = await connect();
+    try {
+      const deadline = Date.now() + 10_000;
+      let list: Array<{ targetName: string; state: string }> = [];
+      while (Date.now() < deadline) {
+        list = await c.call('sessions.list');
+        if (list.some((s) => s.targetName === PLAIN && s.state === 'logged-in')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(list.map((s) => s.targetName)).toEqual([PLAIN]); // automatic only; the CHAP node is manual
+      expect(await tgt.connections(PLAIN)).toBe(1);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('after all that, the secret appears nowhere in the state dir or the logs; the secrets file is 0600', () => {
+    const files = readdirSync(stateDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(readFileSync(path.join(f.parentPath, f.name), 'utf8')).not.toContain(SECRET);
+    expect(daemon!.output()).not.toContain(SECRET);
+    const secretFile = readdirSync(secretsDir).find((n) => n.endsWith('.json'))!;
+    expect(statSync(path.join(secretsDir, secretFile)).mode & 0o777).toBe(0o600);
+  });
+});
