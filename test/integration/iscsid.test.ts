@@ -1,6 +1,6 @@
 // iscsid as it runs: a real daemon process on a temp socket and state dir, against tgtd, driven over its JSON-RPC API.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,7 @@ async function connect(): Promise<RpcClient> {
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-'));
+  chmodSync(dir, 0o711); // others may reach the socket file: its own 0660 mode is what keeps them out
   socket = path.join(dir, 'iscsid.sock');
   stateDir = path.join(dir, 'state');
   secretsDir = path.join(dir, 'secrets');
@@ -157,6 +158,56 @@ describe('iscsid against tgtd (issue 5)', () => {
       expect(await tgt.connections(PLAIN)).toBe(1);
     } finally {
       c.close();
+    }
+  });
+
+  it('fuzzed lines on the socket: each answered or the connection closed; the daemon stays up with its sessions', { timeout: 20_000 }, async () => {
+    const net = await import('node:net');
+    const junk = ['{', '[]', '{"jsonrpc":"2.0","id":1,"method":"sessions.login","params":[1,2]}', '\u0000\u0001', 'x'.repeat(70_000), '{"jsonrpc":"1.0"}'];
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(socket);
+        s.on('error', () => resolve());
+        s.on('connect', () => {
+          s.write(`${junk[i % junk.length]}${i % 2 ? '\n' : ''}`);
+          setTimeout(() => {
+            s.destroy();
+            resolve();
+          }, 20);
+        });
+      });
+    }
+    const c = await connect();
+    try {
+      expect((await c.call<Array<{ state: string }>>('sessions.list')).every((x) => x.state === 'logged-in')).toBe(true);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('access: a non-root user cannot open the 0660 root socket; without --trust-socket-group every change is refused (docs/security.md)', { timeout: 20_000 }, async () => {
+    const { execFileSync } = await import('node:child_process');
+    const probe = `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0); }).on('connect', () => { console.log('connected'); process.exit(0); })`;
+    const asNobody = execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', probe], { encoding: 'utf8', timeout: 10_000 }).trim();
+    expect(asNobody).toBe('EACCES');
+
+    const strictSocket = path.join(dir, 'strict.sock');
+    const strict = spawn(process.execPath, [daemonBin, '--socket', strictSocket, '--state-dir', path.join(dir, 'strict-state'), '--secrets-dir', path.join(dir, 'strict-secrets')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let ready = false;
+      for (let i = 0; i < 200 && !ready; i++) {
+        ready = await RpcClient.connect(strictSocket).then((c) => (c.close(), true), () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 50));
+      }
+      const c = await RpcClient.connect(strictSocket);
+      try {
+        expect(await c.call('version')).toMatchObject({ protocol: 1 }); // reading is open to the socket's group
+        await expect(c.call('discovery.sendTargets', { portal: tgt.portal })).rejects.toMatchObject({ rpcCode: -32001, code: 'ISCSI_NOT_PERMITTED' });
+      } finally {
+        c.close();
+      }
+    } finally {
+      await stopDaemon({ child: strict });
     }
   });
 
