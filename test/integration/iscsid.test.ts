@@ -82,6 +82,9 @@ describe('iscsid against tgtd (issue 5)', () => {
       await c.call('nodes.update', { targetName: CHAP, key: 'node.session.auth.username', value: 'iscsid-user' });
       await expect(c.call('nodes.update', { targetName: CHAP, key: 'node.session.auth.password', value: SECRET })).rejects.toMatchObject({ code: 'ISCSI_BAD_ARGUMENT' });
       await c.call('secrets.set', { targetName: CHAP, kind: 'password', secret: SECRET });
+      // targetName '' names a discovery portal's secret (docs/api.md).
+      await c.call('secrets.set', { targetName: '', portal: tgt.portal, kind: 'password', secret: 'discovery-secret-1' });
+      expect(await c.call('secrets.has', { targetName: '', portal: tgt.portal, kind: 'password' })).toEqual({ stored: true });
       expect(await c.call('secrets.has', { targetName: CHAP, kind: 'password' })).toEqual({ stored: true });
 
       const a = await c.call<{ sid: number; state: string }>('sessions.login', { targetName: CHAP });

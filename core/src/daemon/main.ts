@@ -10,7 +10,7 @@ import { discoverTargets } from '../net/discovery.js';
 import { formatPortal, parsePortal } from '../portal.js';
 import { NodeDatabase } from './node-db.js';
 import { isObjectParams, RPC_PROTOCOL_VERSION, RpcServer } from './rpc-server.js';
-import { openSecretStore, type SecretKind } from './secrets.js';
+import { discoverySecretRef, openSecretStore, type SecretKind, type SecretRef } from './secrets.js';
 import { SessionManager } from './session-manager.js';
 
 const DEFAULT_SOCKET = '/var/run/iscsid.sock';
@@ -31,6 +31,14 @@ function int(params: unknown, key: string): number {
   const value = isObjectParams(params as never) ? (params as Record<string, unknown>)[key] : undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `params.${key} must be a positive integer`);
   return value;
+}
+
+/** A node's secret ({targetName, portal?, kind}), or with targetName '' a discovery portal's (docs/api.md). */
+function secretRef(params: unknown): SecretRef {
+  const targetName = str(params, 'targetName', true) ?? '';
+  const portal = str(params, 'portal', true);
+  const k = kind(params);
+  return targetName === '' ? discoverySecretRef(k === 'password' ? 'password' : 'password_in', portal) : { targetName, portal, kind: k };
 }
 
 function kind(params: unknown): SecretKind {
@@ -66,7 +74,8 @@ async function main(): Promise<void> {
   const stateDir = values['state-dir'] ?? DEFAULT_STATE_DIR;
   // Where there is no Keychain, secrets go to a root-only file in a directory of their own, never the state dir.
   const secretsDir = values['secrets-dir'] ?? DEFAULT_SECRETS_DIR;
-  const log = pino({ name: 'iscsid', level: values['log-level'] });
+  // Structured JSON lines for launchd and log collectors; readable lines when a person runs it on a terminal.
+  const log = pino({ name: 'iscsid', level: values['log-level'] }, process.stdout.isTTY ? pino.transport({ target: 'pino-pretty' }) : undefined);
 
   const db = new NodeDatabase({ stateDir });
   const secrets = await openSecretStore({ stateDir: secretsDir });
@@ -94,7 +103,8 @@ async function main(): Promise<void> {
     const portal = parsePortal(str(p, 'portal')!);
     const where = formatPortal(portal);
     const username = str(p, 'username', true);
-    const secret = username ? await secrets.get({ targetName: '', portal: where, kind: 'password' }) : undefined;
+    // The discovery secret stored for this portal, else the default discovery secret (stored without a portal).
+    const secret = username ? ((await secrets.get(discoverySecretRef('password', where))) ?? (await secrets.get(discoverySecretRef('password')))) : undefined;
     const targets = await discoverTargets({ portal, initiatorName: db.initiator().name, auth: loginAuthFrom({ user: username, secret }) });
     const recorded = db.upsertDiscovered(where, targets.map((t) => ({ targetName: t.targetName, portals: [...t.portals] })));
     return {
@@ -116,10 +126,10 @@ async function main(): Promise<void> {
     return { deleted: db.delete(targetName, portal) };
   }, { mutating: true });
   server.addMethod('secrets.set', async (p) => {
-    await secrets.set({ targetName: str(p, 'targetName', true) ?? '', portal: str(p, 'portal', true), kind: kind(p) }, str(p, 'secret')!);
+    await secrets.set(secretRef(p), str(p, 'secret')!);
     return { stored: true };
   }, { mutating: true });
-  server.addMethod('secrets.has', async (p) => ({ stored: await secrets.has({ targetName: str(p, 'targetName', true) ?? '', portal: str(p, 'portal', true), kind: kind(p) }) }));
+  server.addMethod('secrets.has', async (p) => ({ stored: await secrets.has(secretRef(p)) }));
   server.addMethod('sessions.login', (p) => sessions.login(str(p, 'targetName')!, str(p, 'portal', true)), { mutating: true });
   server.addMethod('sessions.logout', async (p) => {
     if (isObjectParams(p) && p.all === true) return { loggedOut: await sessions.logoutAll() };

@@ -77,7 +77,7 @@ export class RpcServer {
       if (options.mutating && !this.authorize(context.peer)) {
         throw new JSONRPCErrorException(`${name} changes state and needs an administrator`, RPC_NOT_PERMITTED, {
           code: 'ISCSI_NOT_PERMITTED',
-          hint: 'run it as root (sudo), or as a member of the group that owns the socket',
+          hint: 'run it as root (sudo); see docs/security.md',
         });
       }
       return handler(params, context);
@@ -171,8 +171,9 @@ export class RpcServer {
       response = { jsonrpc: '2.0', id: null, error: { code: JSONRPCErrorCode.InternalError, message: 'internal error' } };
     }
     if (response === null || (Array.isArray(response) && response.length === 0)) return;
-    // JSON-RPC 2.0 §6: a batch is answered with an array, even of one (the library unwraps a single answer).
-    if (!Array.isArray(response) && line.trimStart().startsWith('[')) response = [response];
+    // JSON-RPC 2.0 §6: a batch is answered with an array, even of one (the library unwraps a single answer); an
+    // empty or unparsable "batch" gets a single error object.
+    if (!Array.isArray(response) && line.trimStart().startsWith('[') && isNonEmptyArray(line)) response = [response];
     if (!connection.socket.destroyed && connection.socket.writable) connection.socket.write(`${JSON.stringify(response)}\n`);
   }
 
@@ -216,6 +217,15 @@ async function removeStaleSocket(path: string): Promise<void> {
   }
   if (!info.isSocket()) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `${path} exists and is not a socket; not replacing it`);
   await unlink(path);
+}
+
+function isNonEmptyArray(line: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return Array.isArray(parsed) && parsed.length > 0;
+  } catch {
+    return false;
+  }
 }
 
 export function isObjectParams(params: JSONRPCParams | undefined): params is Record<string, unknown> {

@@ -124,6 +124,9 @@ describe('JSON-RPC 2.0 over the socket', () => {
     const { lines } = await raw('[{"jsonrpc":"2.0","id":1,"method":"version"},{"jsonrpc":"2.0","method":"version"}]\n{"jsonrpc":"2.0","method":"version"}\n');
     expect(lines).toHaveLength(1); // one batch answer with one element; the lone notification gets none
     expect((lines[0] as unknown[]).length).toBe(1);
+    // §6: an empty array is an invalid request, answered with a single error object, not an array.
+    const empty = await raw('[]\n');
+    expect(empty.lines[0]).toMatchObject({ error: { code: -32600 } });
   });
 
   it('notifications reach subscribed clients only', async () => {
