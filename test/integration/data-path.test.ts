@@ -14,6 +14,7 @@ import {
   type SessionOptions,
 } from '../../core/src/index.js';
 import { startTgtd, type TgtdInstance, type TgtdTarget } from '../src/tgtd.js';
+import { inParallel, mixedChunks } from '../src/workload.js';
 
 const BLOCK = 512;
 const LUN_BYTES = 80 << 20;
@@ -54,33 +55,8 @@ function open(target: TgtdTarget, extra: Partial<SessionOptions> = {}): Promise<
   });
 }
 
-/** Splits [0, total) into chunks of 512 B … 4 MiB (block multiples, deliberately not burst-aligned). */
-function mixedChunks(total: number, seed: number): Array<{ offset: number; length: number }> {
-  let x = seed >>> 0 || 1;
-  const next = () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0), x);
-  const chunks: Array<{ offset: number; length: number }> = [];
-  for (let offset = 0; offset < total; ) {
-    // Mostly small and odd sizes, sometimes large: sizes spread over 1 … 8192 blocks on a log scale.
-    const blocks = Math.max(1, Math.min(8192, Math.round(2 ** ((next() % 1400) / 100))));
-    const length = Math.min(blocks * BLOCK, total - offset);
-    chunks.push({ offset, length });
-    offset += length;
-  }
-  return chunks;
-}
-
-/** Runs the chunks with `depth` commands in flight. */
-async function inParallel<T>(items: readonly T[], depth: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: depth }, worker));
-}
-
 /**
  * 64 MiB of random data written in mixed sizes and read back in other mixed sizes; every byte must match.
- * Returns the session's counters so a test can check the PDU traffic it expected.
  */
 async function roundTrip(session: IscsiSession, bytes = DATA_BYTES, seed = 1): Promise<void> {
   const data = randomBytes(bytes);

@@ -39,3 +39,4 @@ export {
   type TestTargetOptions,
   type Violation,
 } from './test-target/index.js';
+export { inParallel, mixedChunks } from './workload.js';

@@ -21,6 +21,7 @@ import {
   type SessionOptions,
 } from '@iscsi-initiator/core';
 import { TestTarget } from '../src/test-target/index.js';
+import { inParallel, mixedChunks } from '../src/workload.js';
 
 const INITIATOR = 'iqn.2026-11.io.github.iscsi-initiator:test-target-tests';
 const hasIpv6Loopback = await new Promise<boolean>((resolve) => {
@@ -62,34 +63,13 @@ async function rejection(promise: Promise<unknown>): Promise<IscsiError> {
   throw new Error('expected a rejection');
 }
 
-/** [0, total) in chunks of 1 … 4096 blocks on a log scale: deliberately not burst-aligned. */
-function mixedChunks(total: number, seed: number): Array<{ offset: number; length: number }> {
-  let x = seed >>> 0 || 1;
-  const next = () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0), x);
-  const chunks: Array<{ offset: number; length: number }> = [];
-  for (let offset = 0; offset < total; ) {
-    const blocks = Math.max(1, Math.min(4096, Math.round(2 ** ((next() % 1200) / 100))));
-    const length = Math.min(blocks * BLOCK, total - offset);
-    chunks.push({ offset, length });
-    offset += length;
-  }
-  return chunks;
-}
-
-async function inParallel<T>(items: readonly T[], depth: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: depth }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
-}
-
 async function roundTrip(session: IscsiSession, bytes: number, seed: number): Promise<void> {
   const data = randomBytes(bytes);
-  await inParallel(mixedChunks(bytes, seed), 8, async ({ offset, length }) => {
+  await inParallel(mixedChunks(bytes, seed, { maxBlocks: 4096 }), 8, async ({ offset, length }) => {
     await session.command({ lun: 0, cdb: writeCdb({ lba: offset / BLOCK, blocks: length / BLOCK }), writeData: data.subarray(offset, offset + length) });
   });
   const back = Buffer.alloc(bytes);
-  await inParallel(mixedChunks(bytes, seed + 7), 8, async ({ offset, length }) => {
+  await inParallel(mixedChunks(bytes, seed + 7, { maxBlocks: 4096 }), 8, async ({ offset, length }) => {
     await session.command({ lun: 0, cdb: readCdb({ lba: offset / BLOCK, blocks: length / BLOCK }), readLength: length, readBuffer: back.subarray(offset, offset + length) });
   });
   expect(back.equals(data)).toBe(true);
