@@ -19,3 +19,4 @@ export {
 export * from './secrets.js';
 export * from './rpc-server.js';
 export * from './rpc-client.js';
+export * from './peer-credentials.js';

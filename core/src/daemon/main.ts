@@ -9,6 +9,7 @@ import { loginAuthFrom } from '../login/auth.js';
 import { discoverTargets } from '../net/discovery.js';
 import { formatPortal, parsePortal } from '../portal.js';
 import { NodeDatabase } from './node-db.js';
+import { socketPeerCredentials } from './peer-credentials.js';
 import { isObjectParams, RPC_PROTOCOL_VERSION, RpcServer } from './rpc-server.js';
 import { discoverySecretRef, openSecretStore, type SecretKind, type SecretRef } from './secrets.js';
 import { SessionManager } from './session-manager.js';
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   --state-dir           node database (default ${DEFAULT_STATE_DIR})
   --secrets-dir         CHAP secrets where there is no Keychain: a 0600 file (default ${DEFAULT_SECRETS_DIR})
   --group               numeric group that may use the socket (mode 0660)
-  --trust-socket-group  allow changes from anyone who can open the socket (until peer credentials are read natively)
+  --trust-socket-group  where peer credentials cannot be read, allow changes from anyone who can open the socket
 `);
     return;
   }
@@ -80,8 +81,9 @@ async function main(): Promise<void> {
   const db = new NodeDatabase({ stateDir });
   const secrets = await openSecretStore({ stateDir: secretsDir });
   const server = new RpcServer({
-    // Peer credentials need a native call (getpeereid / SO_PEERCRED) not built yet: without them, changes are
-    // refused unless the operator chose to trust the socket's file permissions (docs/security.md).
+    // Changes need root, known from the peer's credentials (native getpeereid / SO_PEERCRED). If they cannot be read
+    // (the addon is missing), changes are refused unless the operator trusts the socket's permissions instead.
+    peerCredentials: socketPeerCredentials,
     authorize: (peer) => (peer ? peer.uid === 0 : values['trust-socket-group']),
     log: (level, message, fields) => log[level](fields ?? {}, message),
   });
