@@ -86,6 +86,8 @@ describe('iscsid against tgtd (issue 5)', () => {
       await c.call('secrets.set', { targetName: '', portal: tgt.portal, kind: 'password', secret: 'discovery-secret-1' });
       expect(await c.call('secrets.has', { targetName: '', portal: tgt.portal, kind: 'password' })).toEqual({ stored: true });
       expect(await c.call('secrets.has', { targetName: CHAP, kind: 'password' })).toEqual({ stored: true });
+      // Shown only on explicit request, and only to root (the caller here is root, known by its credentials).
+      expect(await c.call('secrets.reveal', { targetName: CHAP, kind: 'password' })).toEqual({ secret: SECRET });
 
       const a = await c.call<{ sid: number; state: string }>('sessions.login', { targetName: CHAP });
       const b = await c.call<{ sid: number }>('sessions.login', { targetName: PLAIN });
@@ -210,6 +212,7 @@ describe('iscsid against tgtd (issue 5)', () => {
       const byId = new Map(replies.map((r) => [r.id, r]));
       expect(byId.get(1)?.result).toMatchObject({ name: 'iscsid', protocol: 1 }); // reading is open to the group
       expect(byId.get(2)?.error).toMatchObject({ code: -32001, data: { code: 'ISCSI_NOT_PERMITTED' } }); // changing is not
+      expect(byId.get(3)?.error).toMatchObject({ code: -32001, data: { code: 'ISCSI_NOT_PERMITTED' } }); // nor seeing a secret
       const root = await RpcClient.connect(groupSocket);
       try {
         const found = await root.call<{ recorded: number }>('discovery.sendTargets', { portal: tgt.portal });

@@ -132,6 +132,12 @@ async function main(): Promise<void> {
     return { stored: true };
   }, { mutating: true });
   server.addMethod('secrets.has', async (p) => ({ stored: await secrets.has(secretRef(p)) }));
+  // The one way a secret leaves the store over RPC: on explicit request, to root only (docs/security.md).
+  server.addMethod('secrets.reveal', async (p) => {
+    const secret = await secrets.get(secretRef(p));
+    if (secret === undefined) throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'no secret stored for that node and kind');
+    return { secret };
+  }, { mutating: true });
   server.addMethod('sessions.login', (p) => sessions.login(str(p, 'targetName')!, str(p, 'portal', true)), { mutating: true });
   server.addMethod('sessions.logout', async (p) => {
     if (isObjectParams(p) && p.all === true) return { loggedOut: await sessions.logoutAll() };
