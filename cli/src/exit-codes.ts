@@ -26,6 +26,8 @@ export const ExitCode = {
 
 export function exitCodeFor(code: IscsiErrorCode | undefined): number {
   if (code === undefined) return ExitCode.Generic;
+  if (code === 'ISCSI_DAEMON_NOT_RUNNING') return ExitCode.DaemonNotConnected;
+  if (code === 'ISCSI_NOT_PERMITTED') return ExitCode.Access;
   if (code === 'ISCSI_LOGIN_AUTH_FAILED' || code === 'ISCSI_LOGIN_AUTHORIZATION_FAILED' || code.startsWith('ISCSI_CHAP_')) return ExitCode.AuthFailed;
   if (code === 'ISCSI_TIMEOUT') return ExitCode.TransportTimeout;
   if (code === 'ISCSI_LOGIN_SERVICE_UNAVAILABLE' || code === 'ISCSI_LOGIN_OUT_OF_RESOURCES' || code === 'ISCSI_LOGIN_TARGET_ERROR') return ExitCode.Login;
@@ -45,7 +47,9 @@ export const EXIT_CODES_HELP = [
   '5 login failed, may succeed later',
   '7 invalid argument',
   '8 timed out',
+  '13 not permitted (needs root)',
   '19 login failed for good (no such target, not allowed)',
+  '20 iscsid is not running',
   '21 no records found',
   '24 authentication failed',
 ]

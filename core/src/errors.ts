@@ -59,6 +59,7 @@ export type IscsiErrorCode =
   | 'ISCSI_QUEUE_FULL'
   // Daemon
   | 'ISCSI_NOT_PERMITTED'
+  | 'ISCSI_DAEMON_NOT_RUNNING'
   | 'ISCSI_INTERNAL'
   // SCSI layer
   | 'ISCSI_SCSI_CHECK_CONDITION'

@@ -40,3 +40,4 @@ export {
   type Violation,
 } from './test-target/index.js';
 export { inParallel, mixedChunks } from './workload.js';
+export { startIscsid, type IscsidInstance } from './iscsid.js';

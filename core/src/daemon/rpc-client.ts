@@ -54,7 +54,7 @@ export class RpcClient {
         clearTimeout(timer);
         const missing = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
         reject(
-          new TransportError(missing ? 'ISCSI_CONNECTION_REFUSED' : 'ISCSI_CONNECTION_FAILED', missing ? `iscsid is not running (no daemon on ${path})` : `cannot reach iscsid on ${path}: ${e.code ?? e.message}`, {
+          new TransportError(missing ? 'ISCSI_DAEMON_NOT_RUNNING' : 'ISCSI_CONNECTION_FAILED', missing ? `iscsid is not running (no daemon on ${path})` : `cannot reach iscsid on ${path}: ${e.code ?? e.message}`, {
             hint: 'start it with `sudo iscsid` (or load its launchd job), or give --socket',
           }),
         );

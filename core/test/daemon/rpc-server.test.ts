@@ -193,7 +193,7 @@ describe('one daemon per socket', () => {
     await expect(new RpcServer().listen(plain)).rejects.toBeInstanceOf(ArgumentError);
   });
 
-  it('a client with no daemon gets ISCSI_CONNECTION_REFUSED with how to start it', async () => {
-    await expect(RpcClient.connect(path.join(dir, 'nobody.sock'))).rejects.toMatchObject({ code: 'ISCSI_CONNECTION_REFUSED', hint: expect.stringMatching(/iscsid/) });
+  it('a client with no daemon gets ISCSI_DAEMON_NOT_RUNNING with how to start it', async () => {
+    await expect(RpcClient.connect(path.join(dir, 'nobody.sock'))).rejects.toMatchObject({ code: 'ISCSI_DAEMON_NOT_RUNNING', hint: expect.stringMatching(/iscsid/) });
   });
 });
