@@ -1,14 +1,13 @@
 // iscsid as it runs: a real daemon process on a temp socket and state dir, against tgtd, driven over its JSON-RPC API.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcClient } from '../../core/src/index.js';
+import { startIscsid, type IscsidInstance } from '../src/iscsid.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
-const daemonBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../core/bin/iscsid.js');
 const PLAIN = 'iqn.2026-11.test.iscsid:plain';
 const CHAP = 'iqn.2026-11.test.iscsid:chap';
 const SECRET = 'iscsid-secret-never-logged';
@@ -18,36 +17,7 @@ let dir: string;
 let socket: string;
 let stateDir: string;
 let secretsDir: string;
-let daemon: { child: ChildProcess; output: () => string } | undefined;
-
-function startDaemon(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [daemonBin, '--socket', socket, '--state-dir', stateDir, '--secrets-dir', secretsDir, '--trust-socket-group'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    const poll = () => {
-      if (output.includes('iscsid listening')) resolve({ child, output: () => output });
-      else if (child.exitCode !== null || Date.now() > deadline) reject(new Error(`iscsid did not start: ${output}`));
-      else setTimeout(poll, 20);
-    };
-    poll();
-  });
-}
-
-function stopDaemon(d: { child: ChildProcess }): Promise<number | null> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => d.child.kill('SIGKILL'), 15_000);
-    d.child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-    d.child.kill('SIGTERM');
-  });
-}
+let daemon: IscsidInstance | undefined;
 
 async function connect(): Promise<RpcClient> {
   return RpcClient.connect(socket);
@@ -59,12 +29,13 @@ beforeAll(async () => {
   socket = path.join(dir, 'iscsid.sock');
   stateDir = path.join(dir, 'state');
   secretsDir = path.join(dir, 'secrets');
+  mkdirSync(path.join(dir, 'group'));
   tgt = await startTgtd({ targets: [{ iqn: PLAIN }, { iqn: CHAP, chap: { incoming: [{ user: 'iscsid-user', secret: SECRET }] } }] });
-  daemon = await startDaemon();
+  daemon = await startIscsid({ dir });
 }, 30_000);
 
 afterAll(async () => {
-  if (daemon) await stopDaemon(daemon);
+  if (daemon) await daemon.stop();
   await tgt?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -147,9 +118,9 @@ describe('iscsid against tgtd (issue 5)', () => {
     await c.call('nodes.update', { targetName: PLAIN, key: 'node.startup', value: 'automatic' });
     c.close();
     expect(await tgt.connections(CHAP)).toBe(1);
-    expect(await stopDaemon(daemon!)).toBe(0);
+    expect(await daemon!.stop()).toBe(0);
     expect(await tgt.connections(CHAP)).toBe(0);
-    daemon = await startDaemon();
+    daemon = await startIscsid({ dir });
     c = await connect();
     try {
       const deadline = Date.now() + 10_000;
@@ -200,14 +171,9 @@ describe('iscsid against tgtd (issue 5)', () => {
     expect(asNobody(socket)).toEqual({ connect: 'EACCES' });
 
     // A daemon whose socket group is nogroup, with no --trust-socket-group: the peer's credentials decide.
-    const groupSocket = path.join(dir, 'group.sock');
-    const grouped = spawn(process.execPath, [daemonBin, '--socket', groupSocket, '--group', '65534', '--state-dir', path.join(dir, 'group-state'), '--secrets-dir', path.join(dir, 'group-secrets')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const grouped = await startIscsid({ dir: path.join(dir, 'group'), args: ['--group', '65534'] });
+    const groupSocket = grouped.socket;
     try {
-      let ready = false;
-      for (let i = 0; i < 200 && !ready; i++) {
-        ready = await RpcClient.connect(groupSocket).then((c) => (c.close(), true), () => false);
-        if (!ready) await new Promise((r) => setTimeout(r, 50));
-      }
       const replies = asNobody(groupSocket) as Array<{ id: number; result?: unknown; error?: { code: number; data?: { code: string } } }>;
       const byId = new Map(replies.map((r) => [r.id, r]));
       expect(byId.get(1)?.result).toMatchObject({ name: 'iscsid', protocol: 1 }); // reading is open to the group
@@ -221,7 +187,7 @@ describe('iscsid against tgtd (issue 5)', () => {
         root.close();
       }
     } finally {
-      await stopDaemon({ child: grouped });
+      await grouped.stop();
     }
   });
 
