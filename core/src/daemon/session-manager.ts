@@ -1,4 +1,4 @@
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, AuthError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
 import { formatIsid } from '../login/isid.js';
 import { RecoveringSession, type SessionState } from '../net/recovering-session.js';
@@ -87,6 +87,11 @@ export class SessionManager {
     const ref = { targetName: node.targetName, portal: node.portal };
     const secret = (await this.secrets.get({ ...ref, kind: 'password' })) ?? (await this.secrets.get({ targetName: node.targetName, kind: 'password' }));
     const secretIn = (await this.secrets.get({ ...ref, kind: 'password_in' })) ?? (await this.secrets.get({ targetName: node.targetName, kind: 'password_in' }));
+    if (settings.authMethod === 'CHAP' && (secret === undefined || settings.username === undefined)) {
+      throw new AuthError('ISCSI_CHAP_MISSING_CREDENTIALS', `node ${node.targetName} uses CHAP but has no ${settings.username === undefined ? 'user name' : 'secret stored'}`, {
+        hint: 'set node.session.auth.username, and store the secret: iscsiadm node -T IQN -o update -n node.session.auth.password (prompted)',
+      });
+    }
     const auth =
       settings.authMethod === 'CHAP'
         ? loginAuthFrom({
