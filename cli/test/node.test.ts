@@ -196,6 +196,9 @@ describe('iscsiadm node', () => {
     for (const sample of [...store.samples, ...login.samples]) expect(sample).not.toContain(SECRET);
     expect(iscsid.output()).not.toContain(SECRET);
     expect((await iscsiadm(['node', '-T', CHAP, '--logout'])).code).toBe(0);
+    // -S (issue 6: "shows secrets only to root"): this test runs as root, so iscsid reveals it on explicit request.
+    const shown = await iscsiadm(['node', '-T', CHAP, '-o', 'show', '-S']);
+    expect(shown.stdout).toContain(`node.session.auth.password = ${SECRET}`);
   });
 
   it.each(FORMS)('-L all logs in to every node, -U all logs out every session — %s', async (_name, form) => {

@@ -11,6 +11,7 @@ import {
   type RpcClient,
 } from '@iscsi-initiator/core';
 import { BaseCommand } from '../base-command.js';
+import { withSpinner } from '../spinner.js';
 import { connectDaemon, daemonFlags } from '../daemon.js';
 import { ExitCode } from '../exit-codes.js';
 import { loginExitCode, loginFailureLine, loginNodes, type SessionInfo } from '../node/login.js';
@@ -65,10 +66,10 @@ ${BaseCommand.exitCodesHelp}`;
       return this.report(portal, targets);
     }
     try {
-      const answer = await client.call<{ targets: DiscoveredTargets; recorded: number }>('discovery.sendTargets', {
+      const answer = await withSpinner(!this.jsonEnabled(), `Discovering targets at ${flags.portal}`, () => client.call<{ targets: DiscoveredTargets; recorded: number }>('discovery.sendTargets', {
         portal: formatPortal(portal),
         ...(credentialsFromEnv().user === undefined ? {} : { username: credentialsFromEnv().user }),
-      });
+      }));
       const result = this.report(portal, answer.targets, answer.recorded);
       if (!flags.login) return result;
       return { ...result, sessions: await this.loginAll(client, answer.targets) };
@@ -79,13 +80,13 @@ ${BaseCommand.exitCodesHelp}`;
 
   private async discoverDirectly(portal: Portal, flags: { 'initiator-name'?: string | undefined; 'login-timeout': number }): Promise<DiscoveredTargets> {
     const timeoutMs = flags['login-timeout'] * 1000;
-    const targets = await discoverTargets({
+    const targets = await withSpinner(!this.jsonEnabled(), `Discovering targets at ${formatPortal(portal)}`, () => discoverTargets({
       portal,
       initiatorName: flags['initiator-name'] ?? defaultInitiatorName(),
       auth: loginAuthFrom(credentialsFromEnv()),
       connectTimeoutMs: timeoutMs,
       loginTimeoutMs: timeoutMs,
-    });
+    }));
     return targets.map((t) => ({
       targetName: t.targetName,
       portals: t.portals.map((p) => ({ address: p.host, port: p.port, portalGroupTag: p.portalGroupTag ?? null })),
@@ -109,7 +110,7 @@ ${BaseCommand.exitCodesHelp}`;
   /** -l: a session to every target portal just discovered; each failure is one line, the first sets the exit code. */
   private async loginAll(client: RpcClient, targets: DiscoveredTargets): Promise<SessionInfo[]> {
     const nodes = targets.flatMap((t) => t.portals.map((p) => ({ targetName: t.targetName, portal: formatPortal({ host: p.address, port: p.port }) })));
-    const outcome = await loginNodes(client, nodes, (line) => this.log(line));
+    const outcome = await withSpinner(!this.jsonEnabled(), `Logging in to ${nodes.length} node${nodes.length === 1 ? '' : 's'}`, () => loginNodes(client, nodes, (line) => this.log(line)));
     const first = outcome.failures[0];
     if (first !== undefined) {
       for (const f of outcome.failures) process.stderr.write(`${loginFailureLine(f.node, f.error)}\n`);

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { ArgumentError, isSecretKey, type NodeRecord, type RpcClient } from '@iscsi-initiator/core';
 import { BaseCommand } from '../base-command.js';
+import { withSpinner } from '../spinner.js';
 import { withDaemon, daemonFlags } from '../daemon.js';
 import { ExitCode } from '../exit-codes.js';
 import { loginExitCode, loginFailureLine, loginNodes, type LoginOutcome, type SessionInfo } from '../node/login.js';
@@ -51,6 +52,7 @@ ${BaseCommand.exitCodesHelp}
     loginall: Flags.string({ char: 'L', description: 'log in to every node, or every node with node.startup = automatic', options: ['all', 'automatic'], exclusive: ['logoutall', 'targetname'] }),
     logoutall: Flags.string({ char: 'U', description: 'log out of every session', options: ['all'], exclusive: ['targetname'] }),
     'password-stdin': Flags.boolean({ description: 'read the secret for -n node.session.auth.password[_in] from the first line of stdin' }),
+    'show-secrets': Flags.boolean({ char: 'S', description: 'with -o show: print stored CHAP secrets (root only; iscsid refuses anyone else)' }),
     ...daemonFlags,
   };
 
@@ -83,7 +85,7 @@ ${BaseCommand.exitCodesHelp}
         const all = await client.call<NodeRecord[]>('nodes.list', {});
         const nodes = flags.loginall === 'automatic' ? all.filter((n) => n.settings['node.startup'] === 'automatic') : all;
         if (nodes.length === 0) return this.noRecords(`no ${flags.loginall === 'automatic' ? 'automatic ' : ''}nodes to log in to`, { sessions: [], failures: [] });
-        return this.reportLogins(await loginNodes(client, nodes, (line) => this.log(line)));
+        return this.reportLogins(await withSpinner(!this.jsonEnabled(), 'Logging in', () => loginNodes(client, nodes, (line) => this.log(line))));
       }
       const filter = { ...(flags.targetname === undefined ? {} : { targetName: flags.targetname }), ...(flags.portal === undefined ? {} : { portal: flags.portal }) };
       const nodes = await client.call<NodeRecord[]>('nodes.list', filter);
@@ -93,7 +95,7 @@ ${BaseCommand.exitCodesHelp}
         return nodes;
       }
       const targetName = flags.targetname;
-      if (flags.login) return this.reportLogins(await loginNodes(client, nodes, (line) => this.log(line)));
+      if (flags.login) return this.reportLogins(await withSpinner(!this.jsonEnabled(), 'Logging in', () => loginNodes(client, nodes, (line) => this.log(line))));
       if (flags.logout) {
         const sessions = await client.call<SessionInfo[]>('sessions.list');
         return this.logoutSessions(client, sessions.filter((s) => nodes.some((n) => n.targetName === s.targetName && n.portal === s.portal)));
@@ -111,13 +113,13 @@ ${BaseCommand.exitCodesHelp}
         for (const n of nodes) updated.push(await client.call<NodeRecord>('nodes.update', { targetName: n.targetName, portal: n.portal, key: flags.name!, value: flags.value! }));
         return updated;
       }
-      await this.show(client, nodes);
+      await this.show(client, nodes, flags['show-secrets']);
       return nodes;
     });
   }
 
   /** open-iscsi's `-o show`: identity first, then every setting, secrets only as stored or not. */
-  private async show(client: RpcClient, nodes: readonly NodeRecord[]): Promise<void> {
+  private async show(client: RpcClient, nodes: readonly NodeRecord[], showSecrets: boolean): Promise<void> {
     for (const [i, n] of nodes.entries()) {
       if (i > 0) this.log('');
       const at = n.portal.lastIndexOf(':');
@@ -131,10 +133,18 @@ ${BaseCommand.exitCodesHelp}
       ];
       for (const kind of ['password', 'password_in'] as const) {
         const stored = await this.hasSecret(client, n, kind);
-        lines.push([`node.session.auth.${kind}`, stored ? '********' : '']);
+        // -S: the secret itself, which iscsid gives to root only (secrets.reveal); otherwise just whether one is stored.
+        const shown = stored && showSecrets ? await this.revealSecret(client, n, kind) : stored ? '********' : '';
+        lines.push([`node.session.auth.${kind}`, shown]);
       }
       for (const [key, value] of lines) this.log(`${key} = ${value === '' ? '<empty>' : value}`);
     }
+  }
+
+  private async revealSecret(client: RpcClient, n: NodeRecord, kind: 'password' | 'password_in'): Promise<string> {
+    const own = await client.call<{ stored: boolean }>('secrets.has', { targetName: n.targetName, portal: n.portal, kind });
+    const ref = own.stored ? { targetName: n.targetName, portal: n.portal, kind } : { targetName: n.targetName, kind };
+    return (await client.call<{ secret: string }>('secrets.reveal', ref)).secret;
   }
 
   private async hasSecret(client: RpcClient, n: NodeRecord, kind: 'password' | 'password_in'): Promise<boolean> {
