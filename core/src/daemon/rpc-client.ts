@@ -52,6 +52,10 @@ export class RpcClient {
       });
       socket.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
+        if (e.code === 'EACCES') {
+          reject(new TransportError('ISCSI_NOT_PERMITTED', `not allowed to use iscsid's socket ${path}`, { hint: "run with sudo, or as a member of the socket's group (iscsid --group)" }));
+          return;
+        }
         const missing = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
         reject(
           new TransportError(missing ? 'ISCSI_DAEMON_NOT_RUNNING' : 'ISCSI_CONNECTION_FAILED', missing ? `iscsid is not running (no daemon on ${path})` : `cannot reach iscsid on ${path}: ${e.code ?? e.message}`, {
