@@ -235,3 +235,35 @@ describe('iscsiadm node', () => {
     expect((await iscsiadm(['discovery', '-p', tgt.portal])).code).toBe(0);
   });
 });
+
+describe('the hidden prompt on a real terminal (util-linux script gives the command a pty)', () => {
+  it('a secret typed at the prompt is stored, and never echoed to the terminal', async () => {
+    const typed = 'typed-at-the-prompt-42';
+    const command = [process.execPath, bin, 'node', '-T', CHAP, '-o', 'update', '-n', 'node.session.auth.password_in', '--socket', iscsid.socket]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      // Type the secret once the prompt is on the screen.
+      const typeWhenPrompted = setInterval(() => {
+        if (out.includes('node.session.auth.password_in')) {
+          clearInterval(typeWhenPrompted);
+          child.stdin.write(`${typed}\r`);
+        }
+      }, 20);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        clearInterval(typeWhenPrompted);
+        resolve({ code, out });
+      });
+    });
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).not.toContain(typed); // the terminal's echo was off while typing
+    const shown = await iscsiadm(['node', '-T', CHAP, '-o', 'show', '-S']);
+    expect(shown.stdout).toContain(`node.session.auth.password_in = ${typed}`);
+  });
+});
