@@ -1,40 +1,17 @@
 // iscsiadm run as a user runs it: the built bin spawned with real arguments against a real tgtd.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTgtd, type TgtdInstance } from '../../test/src/tgtd.js';
 import { translateModeArgs } from '../src/mode-args.js';
+import { runCli, type Run } from './run-cli.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/run.js');
 const PLAIN = 'iqn.2026-11.test.cli:plain';
 const CHAP = 'iqn.2026-11.test.cli:chap';
 const SECRET = 'cli-secret-never-shown';
 const TARGET_SECRET = 'cli-target-secret-x';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function iscsiadm(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, ISCSI_INITIATOR_NAME: 'iqn.2026-11.io.github.iscsi-initiator:cli-test', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { env: { ISCSI_INITIATOR_NAME: 'iqn.2026-11.io.github.iscsi-initiator:cli-test', ...env } });
 }
 
 /** One line a person can act on: no stack frames, no multi-line dumps (issue 2, CLI failures). */

@@ -1,40 +1,18 @@
 // `iscsiadm discovery` with and without iscsid: the built bin spawned against a real iscsid and a real tgtd.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIscsid, type IscsidInstance } from '../../test/src/iscsid.js';
 import { freePort, startTgtd, type TgtdInstance } from '../../test/src/tgtd.js';
+import { runCli, type Run } from './run-cli.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/run.js');
 const DISK1 = 'iqn.2026-11.test.discovery:disk1';
 const DISK2 = 'iqn.2026-11.test.discovery:disk2';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function iscsiadm(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, ISCSID_SOCKET: '', ISCSI_INITIATOR_NAME: 'iqn.2026-11.io.github.iscsi-initiator:discovery-test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { env: { ISCSID_SOCKET: '', ISCSI_INITIATOR_NAME: 'iqn.2026-11.io.github.iscsi-initiator:discovery-test' } });
 }
 
 let tgt: TgtdInstance;

@@ -1,41 +1,22 @@
 // iscsiadm session / initiator against a real iscsid (startIscsid) logged in to a real tgtd: the built bin spawned
 // as a user runs it. Sessions are made through the daemon's RPC directly (RpcClient), not through `iscsiadm node`.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RpcClient } from '@iscsi-initiator/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIscsid, type IscsidInstance } from '../../test/src/iscsid.js';
 import { startTgtd, type TgtdInstance } from '../../test/src/tgtd.js';
+import { runCli, type Run } from './run-cli.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/run.js');
 const TARGET = 'iqn.2026-11.test.cli:session';
 const LUN_BYTES = 32 << 20;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let tgt: TgtdInstance;
 let daemon: IscsidInstance;
 let sid: number;
 
 function iscsiadm(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args, '--socket', daemon.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli([...args, '--socket', daemon.socket]);
 }
 
 async function rpc<T>(method: string, params?: Record<string, unknown>): Promise<T> {
@@ -77,12 +58,9 @@ describe('no sessions', () => {
   });
 
   it('a daemon that is not there exits 20 with one line', async () => {
-    const child = spawn(process.execPath, [bin, 'session', '--socket', path.join(daemon.dir, 'nobody.sock')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(code).toBe(20);
-    expectOneLineError({ code, stdout: '', stderr });
+    const run = await runCli(['session', '--socket', path.join(daemon.dir, 'nobody.sock')]);
+    expect(run.code).toBe(20);
+    expectOneLineError(run);
   });
 });
 

@@ -1,17 +1,7 @@
-import { isIscsiError, type IscsiError, type RpcClient } from '@iscsi-initiator/core';
-import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { isIscsiError, type IscsiError, type RpcClient, type SessionInfo } from '@iscsi-initiator/core';
 
-/** What iscsid answers about a session (docs/api.md, SessionInfo); the fields iscsiadm uses. */
-export interface SessionInfo {
-  readonly sid: number;
-  readonly targetName: string;
-  readonly portal: string;
-  readonly portalGroupTag?: number;
-  readonly state: string;
-  readonly reason: string;
-  readonly tsih: number;
-  readonly isid: string;
-}
+export type { SessionInfo };
+import { ExitCode, exitCodeFor } from '../exit-codes.js';
 
 export interface NodeRef {
   readonly targetName: string;

@@ -20,3 +20,4 @@ export * from './secrets.js';
 export * from './rpc-server.js';
 export * from './rpc-client.js';
 export * from './peer-credentials.js';
+export * from './session-manager.js';

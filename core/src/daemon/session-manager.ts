@@ -54,6 +54,13 @@ interface Managed {
   carried: { commands: number; bytesRead: number; bytesWritten: number; seen: unknown };
 }
 
+/** What `sessions.get` answers (docs/api.md). */
+export interface SessionDetails extends SessionInfo {
+  readonly parameters: Record<string, string>;
+  readonly counters: SessionStats;
+  readonly luns: LunInfo[];
+}
+
 export interface SessionManagerEvents {
   stateChanged(event: { sid: number; state: SessionState; reason: string }): void;
   lunsChanged(event: { sid: number; luns: LunInfo[] }): void;
@@ -154,7 +161,7 @@ export class SessionManager {
     return [...this.sessions.values()].map((m) => this.info(m));
   }
 
-  get(sid: number): SessionInfo & { parameters: Record<string, string>; counters: SessionStats; luns: LunInfo[] } {
+  get(sid: number): SessionDetails {
     const m = this.managed(sid);
     return { ...this.info(m), parameters: describeParameters(m.session.parameters), counters: this.stats(sid), luns: m.luns };
   }
