@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { RPC_PROTOCOL_VERSION, RpcClient, TransportError } from '@iscsi-initiator/core';
+import { DEFAULT_SOCKET_PATH, RPC_PROTOCOL_VERSION, RpcClient, TransportError } from '@iscsi-initiator/core';
 
 /** Where iscsid listens: --socket, else $ISCSID_SOCKET, else the default (docs/api.md). */
-export const DEFAULT_SOCKET = '/var/run/iscsid.sock';
+export const DEFAULT_SOCKET = DEFAULT_SOCKET_PATH;
 
 export const daemonFlags = {
   socket: Flags.string({ description: 'iscsid socket', env: 'ISCSID_SOCKET', default: DEFAULT_SOCKET, helpGroup: 'DAEMON' }),

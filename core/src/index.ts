@@ -1,5 +1,6 @@
 // Public surface of the engine. Layers (STYLE.md): pdu → text → login/session → net; scsi stands apart.
 export * from './errors.js';
+export * from './defaults.js';
 export * from './pdu/index.js';
 export * from './text/index.js';
 export * from './scsi/index.js';

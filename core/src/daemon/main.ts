@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { DEFAULT_SOCKET_PATH as DEFAULT_SOCKET } from '../defaults.js';
 import { ArgumentError, IscsiError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
 import { discoverTargets } from '../net/discovery.js';
@@ -14,7 +15,6 @@ import { isObjectParams, RPC_PROTOCOL_VERSION, RpcServer } from './rpc-server.js
 import { discoverySecretRef, openSecretStore, type SecretKind, type SecretRef } from './secrets.js';
 import { SessionManager } from './session-manager.js';
 
-const DEFAULT_SOCKET = '/var/run/iscsid.sock';
 const DEFAULT_STATE_DIR = process.platform === 'darwin' ? '/Library/Application Support/iscsi-initiator' : '/var/lib/iscsi-initiator';
 const DEFAULT_SECRETS_DIR = process.platform === 'darwin' ? '/Library/Application Support/iscsi-initiator/secrets' : '/etc/iscsi-initiator/secrets';
 const STATS_INTERVAL_MS = 2_000;

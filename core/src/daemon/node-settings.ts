@@ -6,7 +6,7 @@
 
 import { ArgumentError } from '../errors.js';
 import { parseChapAlgorithms } from '../login/chap.js';
-import { DEFAULT_QUEUE_DEPTH, MAX_QUEUE_DEPTH } from '../net/session.js';
+import { DEFAULT_QUEUE_DEPTH, MAX_QUEUE_DEPTH } from '../defaults.js';
 import { KEYS } from '../text/keys.js';
 import { DEFAULT_PROPOSAL, type DigestName, type OperationalProposal } from '../text/negotiation.js';
 

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { JSONRPCClient, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
+import { DEFAULT_TIMEOUTS } from '../defaults.js';
 import { IscsiError, TransportError, type IscsiErrorCode } from '../errors.js';
 import { MAX_MESSAGE_BYTES } from './rpc-server.js';
 
@@ -39,7 +40,7 @@ export class RpcClient {
   }
 
   /** Connects to the daemon's socket; ISCSI_CONNECTION_REFUSED when no daemon runs there. */
-  static connect(path: string, timeoutMs = 5_000): Promise<RpcClient> {
+  static connect(path: string, timeoutMs = DEFAULT_TIMEOUTS.rpcConnectMs): Promise<RpcClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(path);
       const timer = setTimeout(() => {

@@ -1,4 +1,5 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { DEFAULT_TIMEOUTS } from '../defaults.js';
 import { IscsiError, ProtocolError, TransportError } from '../errors.js';
 import { encodePdu } from '../pdu/codec.js';
 import { PduFramer } from '../pdu/framer.js';
@@ -49,7 +50,7 @@ export class IscsiConnection {
   }
 
   static connect(portal: Portal, options: ConnectOptions = {}): Promise<IscsiConnection> {
-    const timeoutMs = options.timeoutMs ?? 10_000;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUTS.connectMs;
     return new Promise((resolve, reject) => {
       // Reads land in one reused buffer (no allocation per read, no Readable-stream machinery): the framer copies
       // what it keeps, and every consumer of a PDU's data copies what it keeps before the callback returns. While a

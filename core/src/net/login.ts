@@ -1,3 +1,4 @@
+import { DEFAULT_TIMEOUTS } from '../defaults.js';
 import { IscsiError, LoginError, ProtocolError, TransportError } from '../errors.js';
 import { LoginStateMachine, type LoginConfig, type LoginResult } from '../login/login-state-machine.js';
 import { Opcode, type TargetPdu } from '../pdu/types.js';
@@ -28,8 +29,8 @@ export async function connectAndLogin(portal: Portal, config: (portal: Portal) =
   const maxRedirects = options.maxRedirects ?? 5;
   let current = portal;
   for (let hop = 0; ; hop++) {
-    const connection = await IscsiConnection.connect(current, { timeoutMs: options.connectTimeoutMs ?? 10_000 });
-    const outcome = await loginOn(connection, new LoginStateMachine(config(current)), options.loginTimeoutMs ?? 15_000);
+    const connection = await IscsiConnection.connect(current, { timeoutMs: options.connectTimeoutMs ?? DEFAULT_TIMEOUTS.connectMs });
+    const outcome = await loginOn(connection, new LoginStateMachine(config(current)), options.loginTimeoutMs ?? DEFAULT_TIMEOUTS.loginMs);
     if (outcome.kind === 'complete') return { connection, result: outcome.result, portal: current, redirected: hop > 0 };
     connection.close();
     if (hop >= maxRedirects) {

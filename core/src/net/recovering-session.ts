@@ -1,3 +1,4 @@
+import { DEFAULT_TIMEOUTS } from '../defaults.js';
 import { IscsiError, TransportError } from '../errors.js';
 import type { LoginResult } from '../login/login-state-machine.js';
 import type { Portal } from '../portal.js';
@@ -71,8 +72,8 @@ export class RecoveringSession implements ScsiCommandPath {
     this.inner = first;
     const time2WaitMs = first.parameters.defaultTime2Wait * 1000;
     this.backoff = new ReconnectBackoff({
-      initialMs: Math.max(options.reconnectMinDelayMs ?? 100, time2WaitMs),
-      maxMs: Math.max(options.reconnectMaxDelayMs ?? 30_000, options.reconnectMinDelayMs ?? 100),
+      initialMs: Math.max(options.reconnectMinDelayMs ?? DEFAULT_TIMEOUTS.reconnectMinDelayMs, time2WaitMs),
+      maxMs: Math.max(options.reconnectMaxDelayMs ?? DEFAULT_TIMEOUTS.reconnectMaxDelayMs, options.reconnectMinDelayMs ?? DEFAULT_TIMEOUTS.reconnectMinDelayMs),
     });
     this.retryHooks = {
       busyRetries: options.busyRetries ?? 10,
@@ -153,7 +154,7 @@ export class RecoveringSession implements ScsiCommandPath {
     this.wakeReconnect?.();
     const error = new TransportError('ISCSI_SESSION_CLOSED', 'session logged out');
     // Let what is on the wire finish first (bounded), so a logout does not cut a write short.
-    if (this.currentState === 'logged-in') await this.drained(this.options.logoutTimeoutMs ?? 15_000);
+    if (this.currentState === 'logged-in') await this.drained(this.options.logoutTimeoutMs ?? DEFAULT_TIMEOUTS.logoutMs);
     if (!this.inner.isClosed) await this.inner.logout().catch(() => this.inner.destroy());
     await this.reconnecting?.catch(() => {});
     this.finish('logged-out', 'logged out', error);
@@ -234,7 +235,7 @@ export class RecoveringSession implements ScsiCommandPath {
     if (error.code === 'ISCSI_TIMEOUT') this.counters.timeouts++;
     for (const command of this.pending) command.on = undefined;
     this.setState('recovering', `connection lost: ${error.message}`, error);
-    const replacementMs = this.options.replacementTimeoutMs ?? 120_000;
+    const replacementMs = this.options.replacementTimeoutMs ?? DEFAULT_TIMEOUTS.replacementMs;
     if (replacementMs === 0) {
       this.failFast = true;
       this.failAll(this.replacementError());
@@ -310,7 +311,7 @@ export class RecoveringSession implements ScsiCommandPath {
   }
 
   private replacementError(): IscsiError {
-    const ms = this.options.replacementTimeoutMs ?? 120_000;
+    const ms = this.options.replacementTimeoutMs ?? DEFAULT_TIMEOUTS.replacementMs;
     return new TransportError(
       'ISCSI_TIMEOUT',
       ms === 0 ? 'connection to the target lost (replacement_timeout is 0: commands fail at once)' : `target unreachable for ${ms / 1000} s (replacement_timeout)`,

@@ -1,3 +1,4 @@
+import { DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUTS, MAX_QUEUE_DEPTH } from '../defaults.js';
 import { ArgumentError, IscsiError, ProtocolError, ScsiError, TransportError } from '../errors.js';
 import { deriveIsid } from '../login/isid.js';
 import type { LoginAuth, LoginResult } from '../login/login-state-machine.js';
@@ -51,8 +52,7 @@ export interface SessionOptions extends LoginOptions {
   readonly noopOutTimeoutMs?: number | undefined;
 }
 
-export const DEFAULT_QUEUE_DEPTH = 32;
-export const MAX_QUEUE_DEPTH = 4096;
+export { DEFAULT_QUEUE_DEPTH, MAX_QUEUE_DEPTH } from '../defaults.js';
 
 interface Pending<T> {
   resolve(value: T): void;
@@ -163,10 +163,10 @@ export class IscsiSession implements ScsiCommandPath {
         this.counters.busyRetries++;
       },
     };
-    this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
-    this.tmfTimeoutMs = options.taskManagementTimeoutMs ?? 10_000;
-    this.noopIntervalMs = options.noopOutIntervalMs ?? 5_000;
-    this.noopTimeoutMs = options.noopOutTimeoutMs ?? 5_000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_TIMEOUTS.commandMs;
+    this.tmfTimeoutMs = options.taskManagementTimeoutMs ?? DEFAULT_TIMEOUTS.taskManagementMs;
+    this.noopIntervalMs = options.noopOutIntervalMs ?? DEFAULT_TIMEOUTS.noopOutIntervalMs;
+    this.noopTimeoutMs = options.noopOutTimeoutMs ?? DEFAULT_TIMEOUTS.noopOutTimeoutMs;
     const noopTick = this.noopIntervalMs > 0 ? Math.min(this.noopIntervalMs, this.noopTimeoutMs) / 10 : Infinity;
     const timeoutTick = Math.min(this.commandTimeoutMs || 1000, this.tmfTimeoutMs) / 4;
     const tick = Math.max(20, Math.min(1000, timeoutTick, noopTick));
@@ -348,7 +348,7 @@ export class IscsiSession implements ScsiCommandPath {
       return;
     }
     const itt = this.allocateItt();
-    const timeoutMs = this.options.logoutTimeoutMs ?? 15_000;
+    const timeoutMs = this.options.logoutTimeoutMs ?? DEFAULT_TIMEOUTS.logoutMs;
     const done = new Promise<void>((resolve, reject) => {
       this.logoutWaiter = { itt, resolve, reject };
     });

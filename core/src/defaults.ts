@@ -1,0 +1,39 @@
+/**
+ * The one source of truth for the engine's defaults and limits: every timeout, the queue-depth range and the daemon's
+ * socket path are defined here and nowhere else. Plain constants, no imports, no work at import: every layer, the CLI
+ * and client bundles may read this file.
+ */
+
+/** Commands in flight per session by default (open-iscsi's node.session.queue_depth). */
+export const DEFAULT_QUEUE_DEPTH = 32;
+/** The largest queue depth a session, a node setting or a CLI flag accepts. */
+export const MAX_QUEUE_DEPTH = 4096;
+
+/** Timeouts in milliseconds. open-iscsi's names in comments where one exists. */
+export const DEFAULT_TIMEOUTS = Object.freeze({
+  /** TCP connect (node.conn[0].timeo.login_timeout covers connect + login in open-iscsi; we time them apart). */
+  connectMs: 10_000,
+  /** The whole login exchange (node.conn[0].timeo.login_timeout = 15 s). */
+  loginMs: 15_000,
+  /** Logout Response wait (node.conn[0].timeo.logout_timeout = 15 s). */
+  logoutMs: 15_000,
+  /** A SCSI command not answered in this time is aborted with ABORT TASK (the SCSI layer's 30 s); 0 = never. */
+  commandMs: 30_000,
+  /** A task management request not answered in this time gives up the connection (node.session.err_timeo.abort_timeout is 15 s; we use 10). */
+  taskManagementMs: 10_000,
+  /** NOP-Out ping after this long without a PDU from the target (node.conn[0].timeo.noop_out_interval = 5 s); 0 = never. */
+  noopOutIntervalMs: 5_000,
+  /** A ping unanswered this long fails the connection (node.conn[0].timeo.noop_out_timeout = 5 s). */
+  noopOutTimeoutMs: 5_000,
+  /** Commands wait this long for a lost connection to come back (node.session.timeo.replacement_timeout = 120 s). */
+  replacementMs: 120_000,
+  /** Cap of the reconnect backoff. */
+  reconnectMaxDelayMs: 30_000,
+  /** Floor of the first reconnect wait when DefaultTime2Wait is 0. */
+  reconnectMinDelayMs: 100,
+  /** Connecting to iscsid's socket. */
+  rpcConnectMs: 5_000,
+});
+
+/** iscsid's socket (docs/security.md): the same path on macOS and Linux. */
+export const DEFAULT_SOCKET_PATH = '/var/run/iscsid.sock';
