@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   credentialsFromEnv,
-  defaultInitiatorName,
+  generateInitiatorName,
   describeParameters,
   formatPortal,
   loginAuthFrom,
@@ -74,7 +74,7 @@ try {
   const session = await RecoveringSession.open({
     portal: parsed.portal,
     targetName: parsed.targetName,
-    initiatorName: process.env.ISCSI_INITIATOR_NAME ?? defaultInitiatorName(),
+    initiatorName: process.env.ISCSI_INITIATOR_NAME ?? generateInitiatorName(),
     auth: loginAuthFrom({ user: parsed.user ?? env.user, secret: parsed.secret ?? env.secret, targetUser: parsed.targetUser ?? env.targetUser, targetSecret: parsed.targetSecret ?? env.targetSecret }),
   });
   try {

@@ -1,4 +1,4 @@
-import type { IscsiErrorCode } from '@iscsi-initiator/core';
+import type { IscsiErrorCode } from '@iscsi-initiator/core/rpc';
 
 /**
  * open-iscsi's exit codes (its include/iscsi_err.h), reused so scripts written for Linux keep working. Listed in
@@ -28,6 +28,9 @@ export function exitCodeFor(code: IscsiErrorCode | undefined): number {
   if (code === undefined) return ExitCode.Generic;
   if (code === 'ISCSI_DAEMON_NOT_RUNNING') return ExitCode.DaemonNotConnected;
   if (code === 'ISCSI_NOT_PERMITTED') return ExitCode.Access;
+  if (code === 'ISCSI_SESSION_NOT_FOUND') return ExitCode.SessionNotFound;
+  if (code === 'ISCSI_SESSION_EXISTS') return ExitCode.SessionExists;
+  if (code === 'ISCSI_NODE_NOT_FOUND' || code === 'ISCSI_SECRET_NOT_FOUND') return ExitCode.NoObjectsFound;
   if (code === 'ISCSI_LOGIN_AUTH_FAILED' || code === 'ISCSI_LOGIN_AUTHORIZATION_FAILED' || code.startsWith('ISCSI_CHAP_')) return ExitCode.AuthFailed;
   if (code === 'ISCSI_TIMEOUT') return ExitCode.TransportTimeout;
   if (code === 'ISCSI_LOGIN_SERVICE_UNAVAILABLE' || code === 'ISCSI_LOGIN_OUT_OF_RESOURCES' || code === 'ISCSI_LOGIN_TARGET_ERROR') return ExitCode.Login;
@@ -43,14 +46,16 @@ export function exitCodeFor(code: IscsiErrorCode | undefined): number {
 export const EXIT_CODES_HELP = [
   '0 success',
   '1 error',
+  '2 no such session',
   '4 connection or protocol error',
   '5 login failed, may succeed later',
   '7 invalid argument',
   '8 timed out',
   '13 not permitted (needs root)',
+  '15 already logged in (session exists)',
   '19 login failed for good (no such target, not allowed)',
   '20 iscsid is not running',
-  '21 no records found',
+  '21 no records found (no such node, no stored secret)',
   '24 authentication failed',
 ]
   .map((line) => `  ${line}`)

@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core';
+import { initiatorNameForDirectUse } from './initiator-name.js';
 import {
   credentialsFromEnv,
   decodeReadCapacity16,
   readCapacity16,
   type Capacity16,
-  defaultInitiatorName,
+  DEFAULT_TIMEOUTS,
   loginAuthFrom,
   parseIscsiUrl,
   RecoveringSession,
@@ -14,23 +15,28 @@ import {
   type SessionOptions,
 } from '@iscsi-initiator/core';
 
+/** The flags speak seconds, like open-iscsi's settings; the defaults are core's (core/src/defaults.ts). */
+function seconds(ms: number): number {
+  return Math.round(ms / 1000);
+}
+
 /** Flags every direct (daemon-less) command shares. Secrets are never flags: they come from the environment. */
 export const directFlags = {
   'initiator-name': Flags.string({
-    description: 'initiator name (IQN) to log in as; default $ISCSI_INITIATOR_NAME or one derived from this host',
+    description: 'initiator name (IQN) to log in as; default $ISCSI_INITIATOR_NAME, else the name iscsid logs in with (asked of the running daemon, or read from its state dir), else the one iscsid would generate',
     env: 'ISCSI_INITIATOR_NAME',
     helpGroup: 'SESSION',
   }),
-  'login-timeout': Flags.integer({ description: 'seconds to wait for connect and login', default: 15, min: 1, max: 600, helpGroup: 'SESSION' }),
+  'login-timeout': Flags.integer({ description: 'seconds to wait for connect and login', default: seconds(DEFAULT_TIMEOUTS.loginMs), min: 1, max: 600, helpGroup: 'SESSION' }),
   'replacement-timeout': Flags.integer({
     description: 'seconds commands wait for a lost connection to be re-established before failing (open-iscsi replacement_timeout; 0 = fail at once, -1 = wait forever)',
-    default: 120,
+    default: seconds(DEFAULT_TIMEOUTS.replacementMs),
     min: -1,
     max: 86_400,
     helpGroup: 'SESSION',
   }),
-  'noop-interval': Flags.integer({ description: 'seconds of silence before a NOP-Out ping (noop_out_interval; 0 = never)', default: 5, min: 0, max: 3600, helpGroup: 'SESSION' }),
-  'noop-timeout': Flags.integer({ description: 'seconds a ping may go unanswered before the connection is failed (noop_out_timeout)', default: 5, min: 1, max: 3600, helpGroup: 'SESSION' }),
+  'noop-interval': Flags.integer({ description: 'seconds of silence before a NOP-Out ping (noop_out_interval; 0 = never)', default: seconds(DEFAULT_TIMEOUTS.noopOutIntervalMs), min: 0, max: 3600, helpGroup: 'SESSION' }),
+  'noop-timeout': Flags.integer({ description: 'seconds a ping may go unanswered before the connection is failed (noop_out_timeout)', default: seconds(DEFAULT_TIMEOUTS.noopOutTimeoutMs), min: 1, max: 3600, helpGroup: 'SESSION' }),
 };
 
 export const CREDENTIALS_HELP =
@@ -46,12 +52,12 @@ export interface DirectFlags {
 }
 
 /** Session options for a URL, with credentials from the URL or, failing that, the environment. */
-export function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType: 'Normal' | 'Discovery' = 'Normal'): SessionOptions {
+export async function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType: 'Normal' | 'Discovery' = 'Normal'): Promise<SessionOptions> {
   const env = credentialsFromEnv();
   const timeoutMs = flags['login-timeout'] * 1000;
   return {
     portal: url.portal,
-    initiatorName: flags['initiator-name'] ?? defaultInitiatorName(),
+    initiatorName: await initiatorNameForDirectUse(flags['initiator-name']),
     sessionType,
     targetName: sessionType === 'Normal' ? url.targetName : undefined,
     auth: loginAuthFrom({
@@ -83,7 +89,7 @@ export async function withLun<T>(
   extra: Partial<RecoveringSessionOptions> = {},
 ): Promise<T> {
   const url = parseIscsiUrl(urlText, { requireLun: true });
-  const session = await RecoveringSession.open({ ...sessionOptionsFor(url, flags), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
+  const session = await RecoveringSession.open({ ...(await sessionOptionsFor(url, flags)), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
   try {
     return await fn(session, url.lun!);
   } finally {

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_QUEUE_DEPTH, RpcClient } from '@iscsi-initiator/core';
+import { DEFAULT_QUEUE_DEPTH } from '@iscsi-initiator/core';
+import { RpcClient } from '@iscsi-initiator/core/rpc';
 import { startIscsid, type IscsidInstance } from '../../test/src/iscsid.js';
 import { startTgtd, type TgtdInstance } from '../../test/src/tgtd.js';
 import type { WatchClient } from '../src/watch/feed.js';
@@ -142,7 +143,7 @@ beforeAll(async () => {
   iscsid = await startIscsid();
   admin = await RpcClient.connect(iscsid.socket);
   await admin.call('discovery.sendTargets', { portal: tgt.portal });
-  sid = (await admin.call<{ sid: number }>('sessions.login', { targetName: TARGET })).sid;
+  sid = (await admin.call('sessions.login', { targetName: TARGET })).sid;
 });
 
 afterAll(async () => {
@@ -156,7 +157,7 @@ describe('the ink view, fed by a real iscsid\'s notifications', () => {
     const rpc = await RpcClient.connect(iscsid.socket);
     let unsubscribed = false;
     const client: WatchClient = {
-      call: (method, params) => rpc.call(method, params),
+      call: rpc.call.bind(rpc),
       onNotification: (listener) => {
         const off = rpc.onNotification(listener);
         return () => {

@@ -1,4 +1,5 @@
-// Public surface of the engine. Layers (STYLE.md): pdu → text → login/session → net; scsi stands apart.
+// @iscsi-initiator/core: the engine only. Layers (STYLE.md): pdu → text → login/session → net; scsi stands apart.
+// The daemon is @iscsi-initiator/core/daemon, the RPC contract and client @iscsi-initiator/core/rpc.
 export * from './errors.js';
 export * from './defaults.js';
 export * from './pdu/index.js';
@@ -23,4 +24,5 @@ export * from './net/discovery.js';
 export * from './portal.js';
 export * from './url.js';
 export * from './iscsi-name.js';
-export * from './daemon/index.js';
+export * from './initiator-name.js';
+export * from './platform-paths.js';

@@ -1,5 +1,3 @@
-import { hostname } from 'node:os';
-
 /**
  * iSCSI names (RFC 7143 §4.2.7): "iqn." yyyy-mm "." reversed domain [":" anything], "eui." 16 hex, or "naa." 16/32 hex.
  * Names are compared case-insensitively after RFC 3722 stringprep, which maps to lower case; we insist on it.
@@ -12,9 +10,3 @@ export function isValidIscsiName(name: string): boolean {
 
 /** The naming authority for names we generate: the project's reversed domain, dated when the name was taken. */
 export const NAMING_AUTHORITY = 'iqn.2026-11.io.github.iscsi-initiator';
-
-/** A default initiator name for direct (daemon-less) use: the naming authority plus this host's name. */
-export function defaultInitiatorName(host: string = hostname()): string {
-  const unique = host.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^-+|-+$/g, '') || 'host';
-  return `${NAMING_AUTHORITY}:${unique}`;
-}

@@ -4,7 +4,8 @@ import { ArgumentError } from '../src/errors.js';
 import { loginAuthFrom } from '../src/login/auth.js';
 import { formatPortal, parsePortal } from '../src/portal.js';
 import { credentialsFromEnv, parseIscsiUrl, redactUrl } from '../src/url.js';
-import { defaultInitiatorName, isValidIscsiName } from '../src/iscsi-name.js';
+import { generateInitiatorName } from '../src/initiator-name.js';
+import { isValidIscsiName } from '../src/iscsi-name.js';
 
 describe('portals (RFC 7143 §13.8 TargetAddress=domainname[:port][,portal-group-tag], IPv6 in brackets)', () => {
   it.each([
@@ -129,8 +130,8 @@ describe('iSCSI names (RFC 7143 §4.2.7)', () => {
   it.each(['', 'iqn.2026-13.x:y', 'iqn.26-11.x', 'iqn.2026-11.Upper:x', 'eui.123', 'foo'])('%j is not', (name) => {
     expect(isValidIscsiName(name)).toBe(false);
   });
-  it('the default initiator name is a valid IQN for any host name', () => {
-    expect(defaultInitiatorName('MacBook-Pro.local')).toBe('iqn.2026-11.io.github.iscsi-initiator:macbook-pro.local');
-    fc.assert(fc.property(fc.string(), (host) => isValidIscsiName(defaultInitiatorName(host))));
+  it('the generated initiator name is a valid IQN for any host name and machine identity', () => {
+    expect(generateInitiatorName({ host: 'MacBook-Pro.local', machineId: 'abc' })).toMatch(/^iqn\.2026-11\.io\.github\.iscsi-initiator:macbook-pro\.local-[0-9a-f]{12}$/);
+    fc.assert(fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), (host, machineId) => isValidIscsiName(generateInitiatorName({ host, machineId }))));
   });
 });

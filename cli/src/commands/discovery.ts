@@ -1,15 +1,15 @@
 import { Flags } from '@oclif/core';
 import {
   credentialsFromEnv,
-  defaultInitiatorName,
   discoverTargets,
   formatPortal,
   isIscsiError,
   loginAuthFrom,
   parsePortal,
   type Portal,
-  type RpcClient,
 } from '@iscsi-initiator/core';
+import type { RpcClient } from '@iscsi-initiator/core/rpc';
+import { initiatorNameForDirectUse } from '../initiator-name.js';
 import { BaseCommand } from '../base-command.js';
 import { withSpinner } from '../spinner.js';
 import { connectDaemon, daemonFlags } from '../daemon.js';
@@ -66,7 +66,7 @@ ${BaseCommand.exitCodesHelp}`;
       return this.report(portal, targets);
     }
     try {
-      const answer = await withSpinner(!this.jsonEnabled(), `Discovering targets at ${flags.portal}`, () => client.call<{ targets: DiscoveredTargets; recorded: number }>('discovery.sendTargets', {
+      const answer = await withSpinner(!this.jsonEnabled(), `Discovering targets at ${flags.portal}`, () => client.call('discovery.sendTargets', {
         portal: formatPortal(portal),
         ...(credentialsFromEnv().user === undefined ? {} : { username: credentialsFromEnv().user }),
       }));
@@ -80,9 +80,10 @@ ${BaseCommand.exitCodesHelp}`;
 
   private async discoverDirectly(portal: Portal, flags: { 'initiator-name'?: string | undefined; 'login-timeout': number }): Promise<DiscoveredTargets> {
     const timeoutMs = flags['login-timeout'] * 1000;
+    const initiatorName = await initiatorNameForDirectUse(flags['initiator-name']);
     const targets = await withSpinner(!this.jsonEnabled(), `Discovering targets at ${formatPortal(portal)}`, () => discoverTargets({
       portal,
-      initiatorName: flags['initiator-name'] ?? defaultInitiatorName(),
+      initiatorName,
       auth: loginAuthFrom(credentialsFromEnv()),
       connectTimeoutMs: timeoutMs,
       loginTimeoutMs: timeoutMs,

@@ -23,12 +23,12 @@ ${BaseCommand.exitCodesHelp}`;
   async run(): Promise<InitiatorInfo> {
     const { flags } = await this.parse(Initiator);
     const info = await withDaemon(flags.socket, async (client) => {
-      if (flags.name === undefined && flags.alias === undefined) return client.call<InitiatorInfo>('initiator.get');
+      if (flags.name === undefined && flags.alias === undefined) return client.call('initiator.get');
       // initiator.set always takes the name, and an omitted alias removes it: keep whichever the user did not give.
-      const current = flags.name === undefined || flags.alias === undefined ? await client.call<InitiatorInfo>('initiator.get') : undefined;
+      const current = flags.name === undefined || flags.alias === undefined ? await client.call('initiator.get') : undefined;
       const name = flags.name ?? current!.name;
       const alias = flags.alias ?? current?.alias;
-      return client.call<InitiatorInfo>('initiator.set', { name, ...(alias === undefined || alias === '' ? {} : { alias }) });
+      return client.call('initiator.set', { name, ...(alias === undefined || alias === '' ? {} : { alias }) });
     });
     this.log(`InitiatorName=${info.name}`);
     if (info.alias) this.log(`InitiatorAlias=${info.alias}`);

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { ArgumentError, isSecretKey, type NodeRecord, type RpcClient } from '@iscsi-initiator/core';
+import { ArgumentError, findInOrder, isSecretKey, type NodeRecord, type RpcClient } from '@iscsi-initiator/core/rpc';
 import { BaseCommand } from '../base-command.js';
 import { withSpinner } from '../spinner.js';
 import { withDaemon, daemonFlags } from '../daemon.js';
@@ -26,8 +26,7 @@ export default class Node extends BaseCommand {
 
 CHAP secrets are never taken from the command line: "-o update -n node.session.auth.password" (or password_in) asks for the secret on the terminal without echo, or reads the first line of stdin with --password-stdin; iscsid keeps it in its secret store.
 
-${BaseCommand.exitCodesHelp}
-  15 already logged in (session exists)`;
+${BaseCommand.exitCodesHelp}`;
   static override examples = [
     '<%= config.bin %> node',
     '<%= config.bin %> node -T iqn.2004-04.com.example:disk1 -o show',
@@ -80,15 +79,15 @@ ${BaseCommand.exitCodesHelp}
     const secret = flags.op === 'update' && secretKind !== undefined ? await readSecret({ fromStdin: flags['password-stdin'], prompt: `${flags.name}: ` }) : undefined;
 
     return withDaemon(flags.socket, async (client) => {
-      if (flags.logoutall !== undefined) return this.logoutSessions(client, await client.call<SessionInfo[]>('sessions.list'));
+      if (flags.logoutall !== undefined) return this.logoutSessions(client, await client.call('sessions.list'));
       if (flags.loginall !== undefined) {
-        const all = await client.call<NodeRecord[]>('nodes.list', {});
+        const all = await client.call('nodes.list', {});
         const nodes = flags.loginall === 'automatic' ? all.filter((n) => n.settings['node.startup'] === 'automatic') : all;
         if (nodes.length === 0) return this.noRecords(`no ${flags.loginall === 'automatic' ? 'automatic ' : ''}nodes to log in to`, { sessions: [], failures: [] });
         return this.reportLogins(await withSpinner(!this.jsonEnabled(), 'Logging in', () => loginNodes(client, nodes, (line) => this.log(line))));
       }
       const filter = { ...(flags.targetname === undefined ? {} : { targetName: flags.targetname }), ...(flags.portal === undefined ? {} : { portal: flags.portal }) };
-      const nodes = await client.call<NodeRecord[]>('nodes.list', filter);
+      const nodes = await client.call('nodes.list', filter);
       if (nodes.length === 0) return this.noRecords('no records found', []);
       if (flags.targetname === undefined) {
         for (const n of nodes) this.log(`${n.portal},${n.portalGroupTag} ${n.targetName}`);
@@ -97,11 +96,11 @@ ${BaseCommand.exitCodesHelp}
       const targetName = flags.targetname;
       if (flags.login) return this.reportLogins(await withSpinner(!this.jsonEnabled(), 'Logging in', () => loginNodes(client, nodes, (line) => this.log(line))));
       if (flags.logout) {
-        const sessions = await client.call<SessionInfo[]>('sessions.list');
+        const sessions = await client.call('sessions.list');
         return this.logoutSessions(client, sessions.filter((s) => nodes.some((n) => n.targetName === s.targetName && n.portal === s.portal)));
       }
       if (flags.op === 'delete') {
-        return client.call<{ deleted: number }>('nodes.delete', { targetName, ...(flags.portal === undefined ? {} : { portal: nodes[0]!.portal }) });
+        return client.call('nodes.delete', { targetName, ...(flags.portal === undefined ? {} : { portal: nodes[0]!.portal }) });
       }
       if (flags.op === 'update' && secretKind !== undefined) {
         // Without -p the secret is the target's, shared by all its portals (docs/api.md, secrets.set).
@@ -110,7 +109,7 @@ ${BaseCommand.exitCodesHelp}
       }
       if (flags.op === 'update') {
         const updated: NodeRecord[] = [];
-        for (const n of nodes) updated.push(await client.call<NodeRecord>('nodes.update', { targetName: n.targetName, portal: n.portal, key: flags.name!, value: flags.value! }));
+        for (const n of nodes) updated.push(await client.call('nodes.update', { targetName: n.targetName, portal: n.portal, key: flags.name!, value: flags.value! }));
         return updated;
       }
       await this.show(client, nodes, flags['show-secrets']);
@@ -132,25 +131,19 @@ ${BaseCommand.exitCodesHelp}
         ...Object.entries(n.settings),
       ];
       for (const kind of ['password', 'password_in'] as const) {
-        const stored = await this.hasSecret(client, n, kind);
+        const ref = await this.secretRef(client, n, kind);
         // -S: the secret itself, which iscsid gives to root only (secrets.reveal); otherwise just whether one is stored.
-        const shown = stored && showSecrets ? await this.revealSecret(client, n, kind) : stored ? '********' : '';
+        const shown = ref !== undefined && showSecrets ? (await client.call('secrets.reveal', ref)).secret : ref !== undefined ? '********' : '';
         lines.push([`node.session.auth.${kind}`, shown]);
       }
       for (const [key, value] of lines) this.log(`${key} = ${value === '' ? '<empty>' : value}`);
     }
   }
 
-  private async revealSecret(client: RpcClient, n: NodeRecord, kind: 'password' | 'password_in'): Promise<string> {
-    const own = await client.call<{ stored: boolean }>('secrets.has', { targetName: n.targetName, portal: n.portal, kind });
-    const ref = own.stored ? { targetName: n.targetName, portal: n.portal, kind } : { targetName: n.targetName, kind };
-    return (await client.call<{ secret: string }>('secrets.reveal', ref)).secret;
-  }
-
-  private async hasSecret(client: RpcClient, n: NodeRecord, kind: 'password' | 'password_in'): Promise<boolean> {
-    const own = await client.call<{ stored: boolean }>('secrets.has', { targetName: n.targetName, portal: n.portal, kind });
-    if (own.stored) return true;
-    return (await client.call<{ stored: boolean }>('secrets.has', { targetName: n.targetName, kind })).stored;
+  /** The stored secret that applies to the node (the rule iscsid logs in by: the portal's own, else the target's). */
+  private async secretRef(client: RpcClient, n: NodeRecord, kind: 'password' | 'password_in'): Promise<{ targetName: string; portal?: string; kind: 'password' | 'password_in' } | undefined> {
+    const found = await findInOrder({ targetName: n.targetName, portal: n.portal, kind }, async (ref) => ((await client.call('secrets.has', ref)).stored ? true : undefined));
+    return found?.ref;
   }
 
   private async logoutSessions(client: RpcClient, sessions: readonly SessionInfo[]): Promise<NodeResult> {

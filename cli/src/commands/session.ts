@@ -1,11 +1,11 @@
 import { Flags, ux } from '@oclif/core';
-import type { RpcClient } from '@iscsi-initiator/core';
+import type { RpcClient } from '@iscsi-initiator/core/rpc';
 import { BaseCommand } from '../base-command.js';
 import { daemonFlags, withDaemon } from '../daemon.js';
 import { ExitCode } from '../exit-codes.js';
 import { lunLines, sessionLine, sessionRef, sessionTree, statsLines } from '../session/format.js';
 import { isSessionNotFound } from '../session/not-found.js';
-import type { InitiatorInfo, Lun, SessionDetails, SessionInfo, SessionStats } from '../session/types.js';
+import type { Lun, SessionDetails, SessionInfo, SessionStats } from '../session/types.js';
 
 /** What --json prints: the daemon's own results (one per session acted on, or the list). */
 export type SessionResult =
@@ -21,8 +21,7 @@ export default class Session extends BaseCommand {
   static override summary = 'List the daemon\'s sessions, show their details, statistics, rescan or log out';
   static override description = `Without flags prints open-iscsi's one line per session: tcp: [SID] PORTAL,TPGT IQN (non-flash). -P 1 adds each session's state, ISID and TSIH; -P 2 the timeouts and negotiated iSCSI parameters; -P 3 the LUNs found (vendor, model, serial, size). With -r SID: -s prints its statistics, -R rescans its LUNs, -u logs it out; without -r they act on every session.
 
-${BaseCommand.exitCodesHelp}
-  2 no such session`;
+${BaseCommand.exitCodesHelp}`;
   static override examples = [
     '<%= config.bin %> session',
     '<%= config.bin %> session -P 3',
@@ -45,7 +44,7 @@ ${BaseCommand.exitCodesHelp}
     const { flags } = await this.parse(Session);
     return withDaemon(flags.socket, async (client) => {
       // Resolving the sid first makes an unknown one fail the same way (exit 2) whatever the action.
-      const targets = flags.sid === undefined ? await client.call<SessionInfo[]>('sessions.list') : [await client.call<SessionDetails>('sessions.get', { sid: flags.sid })];
+      const targets = flags.sid === undefined ? await client.call('sessions.list') : [await client.call('sessions.get', { sid: flags.sid })];
       if (targets.length === 0) return this.noSessions(flags.logout ? { loggedOut: 0 } : []);
       if (flags.stats) return this.stats(client, targets, flags.sid !== undefined);
       if (flags.rescan) return this.rescan(client, targets, flags.sid !== undefined);
@@ -74,14 +73,14 @@ ${BaseCommand.exitCodesHelp}
       for (const s of sessions) this.log(sessionLine(s));
       return sessions;
     }
-    const details = level >= 2 ? await Promise.all(sessions.map((s) => ('parameters' in s ? (s as SessionDetails) : client.call<SessionDetails>('sessions.get', { sid: s.sid })))) : sessions;
+    const details = level >= 2 ? await Promise.all(sessions.map((s) => ('parameters' in s ? (s as SessionDetails) : client.call('sessions.get', { sid: s.sid })))) : sessions;
     if (this.jsonEnabled()) return details;
-    const initiator = await client.call<InitiatorInfo>('initiator.get');
+    const initiator = await client.call('initiator.get');
     const settings = new Map<number, Record<string, string>>();
     if (level >= 2) {
       for (const s of details) {
         // The node may have been deleted since login; its timeouts are then simply not shown.
-        const node = await client.call<{ settings: Record<string, string> }>('nodes.get', { targetName: s.targetName, portal: s.portal }).catch(() => undefined);
+        const node = await client.call('nodes.get', { targetName: s.targetName, portal: s.portal }).catch(() => undefined);
         if (node) settings.set(s.sid, node.settings);
       }
     }
@@ -92,7 +91,7 @@ ${BaseCommand.exitCodesHelp}
   private async stats(client: RpcClient, sessions: SessionInfo[], one: boolean): Promise<SessionStats | SessionStats[]> {
     const all: SessionStats[] = [];
     for (const s of sessions) {
-      const stats = await client.call<SessionStats>('sessions.stats', { sid: s.sid });
+      const stats = await client.call('sessions.stats', { sid: s.sid });
       all.push(stats);
       for (const line of statsLines(s, stats)) this.log(line);
     }
@@ -107,7 +106,7 @@ ${BaseCommand.exitCodesHelp}
       this.log(`Rescanning session ${sessionRef(s)}`);
       if (spin) ux.action.start(`Scanning LUNs of session ${s.sid}`);
       try {
-        const { luns } = await client.call<{ luns: Lun[] }>('sessions.rescan', { sid: s.sid });
+        const { luns } = await client.call('sessions.rescan', { sid: s.sid });
         if (spin) ux.action.stop(`${luns.length} LUN${luns.length === 1 ? '' : 's'}`);
         all.push({ sid: s.sid, luns });
         for (const lun of luns) for (const line of lunLines(lun, '\t')) this.log(line);
@@ -121,7 +120,7 @@ ${BaseCommand.exitCodesHelp}
 
   private async logout(client: RpcClient, sessions: SessionInfo[], sid: number | undefined): Promise<{ loggedOut: number }> {
     for (const s of sessions) this.log(`Logging out of session ${sessionRef(s)}`);
-    const result = await client.call<{ loggedOut: number }>('sessions.logout', sid === undefined ? { all: true } : { sid });
+    const result = await client.call('sessions.logout', sid === undefined ? { all: true } : { sid });
     for (const s of sessions) this.log(`Logout of ${sessionRef(s)} successful.`);
     return result;
   }

@@ -1,7 +1,7 @@
-import { isIscsiError, type IscsiError, type RpcClient, type SessionInfo } from '@iscsi-initiator/core';
+import { isIscsiError, type IscsiError, type RpcClient, type SessionInfo } from '@iscsi-initiator/core/rpc';
 
 export type { SessionInfo };
-import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { exitCodeFor } from '../exit-codes.js';
 
 export interface NodeRef {
   readonly targetName: string;
@@ -14,9 +14,9 @@ export interface LoginOutcome {
   readonly failures: Array<{ readonly node: NodeRef; readonly error: IscsiError }>;
 }
 
-/** iscsid refuses a second session to a node with ISCSI_BAD_ARGUMENT and this hint (docs/api.md, sessions.login). */
+/** iscsid refuses a second session to a node with ISCSI_SESSION_EXISTS (docs/api.md, sessions.login). */
 export function isSessionExists(error: unknown): boolean {
-  return isIscsiError(error) && error.code === 'ISCSI_BAD_ARGUMENT' && error.hint === 'session exists';
+  return isIscsiError(error) && error.code === 'ISCSI_SESSION_EXISTS';
 }
 
 /** open-iscsi's line for a target × portal. */
@@ -33,7 +33,7 @@ export async function loginNodes(client: RpcClient, nodes: readonly NodeRef[], l
   const failures: Array<{ node: NodeRef; error: IscsiError }> = [];
   for (const node of nodes) {
     try {
-      sessions.push(await client.call<SessionInfo>('sessions.login', { targetName: node.targetName, portal: node.portal }));
+      sessions.push(await client.call('sessions.login', { targetName: node.targetName, portal: node.portal }));
       log(`Login to ${describeNode(node)} successful.`);
     } catch (error) {
       if (!isIscsiError(error)) throw error;
@@ -45,7 +45,7 @@ export async function loginNodes(client: RpcClient, nodes: readonly NodeRef[], l
 
 /** open-iscsi's exit code for a failed login: 15 when the node already has a session, else by the error's code. */
 export function loginExitCode(error: IscsiError): number {
-  return isSessionExists(error) ? ExitCode.SessionExists : exitCodeFor(error.code);
+  return exitCodeFor(error.code);
 }
 
 /** One line a person can act on for a node that did not log in. */

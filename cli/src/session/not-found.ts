@@ -1,9 +1,9 @@
-import { RpcError } from '@iscsi-initiator/core';
+import { isIscsiError, type IscsiError } from '@iscsi-initiator/core/rpc';
 
 /**
- * The daemon answers an unknown sid with ISCSI_BAD_ARGUMENT "no session N"; open-iscsi exits 2
- * (ISCSI_ERR_SESS_NOT_FOUND) for that, so scripts can tell "gone" from "malformed".
+ * iscsid answers an unknown sid with ISCSI_SESSION_NOT_FOUND; open-iscsi exits 2 (ISCSI_ERR_SESS_NOT_FOUND) for that,
+ * so scripts can tell "gone" from "malformed".
  */
-export function isSessionNotFound(err: unknown): err is RpcError {
-  return err instanceof RpcError && err.code === 'ISCSI_BAD_ARGUMENT' && /^no session \d+/.test(err.message);
+export function isSessionNotFound(err: unknown): err is IscsiError {
+  return isIscsiError(err) && err.code === 'ISCSI_SESSION_NOT_FOUND';
 }

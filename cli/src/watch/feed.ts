@@ -1,12 +1,8 @@
-import type { WatchEvent, WatchSessionInfo, WatchSessionState, WatchStats } from './model.js';
+import type { RpcClient } from '@iscsi-initiator/core/rpc';
+import type { WatchEvent } from './model.js';
 
-/** What the watch needs of a daemon connection; `RpcClient` from core is one. */
-export interface WatchClient {
-  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
-  onNotification(listener: (method: string, params: Record<string, unknown>) => void): () => void;
-}
-
-const STATES: readonly string[] = ['logging-in', 'logged-in', 'recovering', 'failed', 'logged-out'];
+/** What the watch needs of a daemon connection: `RpcClient` is one. */
+export type WatchClient = Pick<RpcClient, 'call' | 'onNotification'>;
 
 /**
  * Subscribes to the daemon's notifications, then loads the session list and a first stats sample of each (so the
@@ -18,17 +14,15 @@ export async function startWatchFeed(client: WatchClient, dispatch: (event: Watc
   let reloading = false;
   let again = false;
   const reload = async (): Promise<void> => {
-    const sessions = await client.call<WatchSessionInfo[]>('sessions.list');
+    const sessions = await client.call('sessions.list');
     const fresh = sessions.filter((s) => !known.has(s.sid));
     for (const s of sessions) known.add(s.sid);
     dispatch({ type: 'loaded', sessions, at: now() });
     await Promise.all(
       fresh.map(async (s) => {
-        const stats = await client.call<WatchStats>('sessions.stats', { sid: s.sid }).catch(() => undefined);
+        const stats = await client.call('sessions.stats', { sid: s.sid }).catch(() => undefined);
         if (stats) dispatch({ type: 'stats', stats });
-        const node = await client
-          .call<{ settings?: Record<string, string> }>('nodes.get', { targetName: s.targetName, portal: s.portal })
-          .catch(() => undefined);
+        const node = await client.call('nodes.get', { targetName: s.targetName, portal: s.portal }).catch(() => undefined);
         const depth = Number(node?.settings?.['node.session.queue_depth']);
         if (Number.isInteger(depth) && depth > 0) dispatch({ type: 'queueDepth', sid: s.sid, queueDepth: depth });
       }),
@@ -50,15 +44,15 @@ export async function startWatchFeed(client: WatchClient, dispatch: (event: Watc
         }
       });
   };
-  const stop = client.onNotification((method, params) => {
-    if (method === 'session.stats' && typeof params.sid === 'number') {
-      dispatch({ type: 'stats', stats: params as unknown as WatchStats });
-    } else if (method === 'session.stateChanged' && typeof params.sid === 'number' && typeof params.state === 'string' && STATES.includes(params.state)) {
-      dispatch({ type: 'stateChanged', sid: params.sid, state: params.state as WatchSessionState, reason: String(params.reason ?? ''), at: now() });
+  const stop = client.onNotification((n) => {
+    if (n.method === 'session.stats') {
+      dispatch({ type: 'stats', stats: n.params });
+    } else if (n.method === 'session.stateChanged') {
+      dispatch({ type: 'stateChanged', sid: n.params.sid, state: n.params.state, reason: n.params.reason, at: now() });
       // A session we have not seen (logged in elsewhere, or by our own `l`) or one that went away: ask for the list.
-      if (!known.has(params.sid) || params.state === 'logged-out') scheduleReload();
-    } else if (method === 'session.lunsChanged' && typeof params.sid === 'number' && Array.isArray(params.luns)) {
-      dispatch({ type: 'lunsChanged', sid: params.sid, luns: params.luns.length, at: now() });
+      if (!known.has(n.params.sid) || n.params.state === 'logged-out') scheduleReload();
+    } else if (n.method === 'session.lunsChanged') {
+      dispatch({ type: 'lunsChanged', sid: n.params.sid, luns: n.params.luns.length, at: now() });
     }
   });
   try {

@@ -66,9 +66,9 @@ export function WatchView({ client, onError }: WatchViewProps) {
     };
   }, [client, send, onError, exit]);
 
-  const act = (label: string, method: string, params: Record<string, unknown>): void => {
+  const act = (label: string, call: () => Promise<unknown>): void => {
     send({ type: 'log', text: `${label}…`, at: Date.now() });
-    client.call(method, params).then(
+    call().then(
       () => send({ type: 'log', text: `${label}: done`, at: Date.now() }),
       (e: unknown) => send({ type: 'log', text: `${label}: ${errorText(e)}`, at: Date.now() }),
     );
@@ -83,9 +83,9 @@ export function WatchView({ client, onError }: WatchViewProps) {
     else if (key.downArrow) send({ type: 'select', delta: 1 });
     const row = selectedRow(state);
     if (!row) return;
-    if (input === 'l' && !isLive(row.state)) act(`log in ${row.targetName}`, 'sessions.login', { targetName: row.targetName, portal: row.portal });
-    else if (input === 'u' && isLive(row.state)) act(`log out session ${row.sid}`, 'sessions.logout', { sid: row.sid });
-    else if (input === 'r' && isLive(row.state)) act(`rescan session ${row.sid}`, 'sessions.rescan', { sid: row.sid });
+    if (input === 'l' && !isLive(row.state)) act(`log in ${row.targetName}`, () => client.call('sessions.login', { targetName: row.targetName, portal: row.portal }));
+    else if (input === 'u' && isLive(row.state)) act(`log out session ${row.sid}`, () => client.call('sessions.logout', { sid: row.sid }));
+    else if (input === 'r' && isLive(row.state)) act(`rescan session ${row.sid}`, () => client.call('sessions.rescan', { sid: row.sid }));
   });
 
   return (

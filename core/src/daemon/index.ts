@@ -1,4 +1,6 @@
-// The daemon's state (STYLE.md: daemon/ sits on top of net/): the node database and its settings.
+// @iscsi-initiator/core/daemon: iscsid's modules (STYLE.md: daemon/ sits on top of net/): the node database and its
+// settings, the secret store, the RPC server and its handlers, the session manager. Loads conf, pino's peers, the
+// keyring and the native addon: clients import @iscsi-initiator/core/rpc instead.
 export {
   NodeDatabase,
   NODE_DB_SCHEMA_VERSION,
@@ -18,6 +20,8 @@ export {
 } from './node-settings.js';
 export * from './secrets.js';
 export * from './rpc-server.js';
-export * from './rpc-client.js';
+export * from './rpc-methods.js';
+export * from './rpc-handlers.js';
+export * from './usage.js';
 export * from './peer-credentials.js';
 export * from './session-manager.js';

@@ -5,13 +5,13 @@
  * any setting name but the known ones.
  */
 
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Conf, { type Schema } from 'conf';
 import { ArgumentError, IscsiError } from '../errors.js';
-import { NAMING_AUTHORITY, isValidIscsiName } from '../iscsi-name.js';
+import { generateInitiatorName } from '../initiator-name.js';
+import { isValidIscsiName } from '../iscsi-name.js';
+import { NODE_DB_FILE_NAME } from '../platform-paths.js';
 import { formatPortal, parsePortal } from '../portal.js';
 import {
   NODE_KEYS,
@@ -23,19 +23,10 @@ import {
   type NodeSessionSettings,
   type NodeSettings,
 } from './node-settings.js';
+import type { NodeRecord } from '../rpc/types.js';
 
-export interface NodeRecord {
-  targetName: string;
-  /** "host:port", IPv6 in brackets. */
-  portal: string;
-  portalGroupTag: number;
-  /** Every setting (NODE_KEYS), stored values over defaults. */
-  settings: NodeSettings;
-  /** When discovery last reported this node (ISO 8601). */
-  discoveredAt: string;
-  /** The discovery portal that reported it. */
-  discoveredVia?: string;
-}
+export type { NodeRecord };
+export { NODE_DB_FILE_NAME };
 
 export interface DiscoveredTarget {
   targetName: string;
@@ -44,8 +35,6 @@ export interface DiscoveredTarget {
 
 /** The file format version; a migration for each version that changes it (conf runs them in order). */
 export const NODE_DB_SCHEMA_VERSION = '1.0.0';
-/** The file under stateDir: `nodes.json`. */
-export const NODE_DB_FILE_NAME = 'nodes';
 
 /** RFC 7143 §13.8 leaves the tag out of redirections; open-iscsi shows such portals with tag 1. */
 const DEFAULT_PORTAL_GROUP_TAG = 1;
@@ -199,7 +188,7 @@ export class NodeDatabase {
     const nodes = this.#nodes();
     const found = this.#find(nodes, targetName, portal);
     if (found === undefined) {
-      throw new ArgumentError('ISCSI_BAD_ARGUMENT', `no node ${quote(targetName)}${portal === undefined ? '' : ` at ${quote(portal)}`}`, {
+      throw new ArgumentError('ISCSI_NODE_NOT_FOUND', `no node ${quote(targetName)}${portal === undefined ? '' : ` at ${quote(portal)}`}`, {
         hint: 'discover the target first (iscsiadm discovery -p <portal>)',
       });
     }
@@ -228,7 +217,7 @@ export class NodeDatabase {
     return sessionSettingsOf(record.settings);
   }
 
-  /** This initiator's name: generated once (the naming authority plus this host and a random suffix) and kept. */
+  /** This initiator's name: generated once (generateInitiatorName) and kept. */
   initiator(): { name: string; alias?: string } {
     const stored = this.#io(() => this.#conf.get('initiator'));
     if (stored !== undefined) return stored.alias === undefined ? { name: stored.name } : { name: stored.name, alias: stored.alias };
@@ -347,12 +336,6 @@ function validateAlias(alias: unknown): string {
     if (error instanceof ArgumentError) throw new ArgumentError('ISCSI_BAD_ARGUMENT', error.message.replace('node.session.auth.username', 'the initiator alias'));
     throw error;
   }
-}
-
-/** Not the host name alone: two Macs restored from one backup, or renamed, must not log in as each other. */
-function generateInitiatorName(): string {
-  const host = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 63) || 'host';
-  return `${NAMING_AUTHORITY}:${host}-${randomBytes(6).toString('hex')}`;
 }
 
 function salvageNode(item: unknown): StoredNode | undefined {

@@ -5,6 +5,7 @@
  */
 
 import { ArgumentError } from '../errors.js';
+import { isSecretKey } from '../rpc/secret-rules.js';
 import { parseChapAlgorithms } from '../login/chap.js';
 import { DEFAULT_QUEUE_DEPTH, MAX_QUEUE_DEPTH } from '../defaults.js';
 import { KEYS } from '../text/keys.js';
@@ -199,10 +200,9 @@ const ENTRIES: Array<[string, NodeKeyDefinition]> = [
 
 export const NODE_KEYS: ReadonlyMap<string, NodeKeyDefinition> = new Map(ENTRIES.map(([k, d]) => [k, Object.freeze(d)]));
 
-/** Keys that would hold a secret: refused everywhere, so no API of the node database can write one. */
-export function isSecretKey(key: string): boolean {
-  return /password|secret/i.test(key);
-}
+// Keys that would hold a secret (isSecretKey, the contract's rule) are refused everywhere, so no API of the node
+// database can write one.
+export { isSecretKey };
 
 function secretKeyError(key: string): ArgumentError {
   return new ArgumentError(

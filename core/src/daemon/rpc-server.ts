@@ -2,17 +2,14 @@ import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { JSONRPCErrorCode, JSONRPCErrorException, JSONRPCServer, type JSONRPCParams, type JSONRPCResponse } from 'json-rpc-2.0';
 import { ArgumentError, IscsiError, TransportError } from '../errors.js';
+import { JSONRPC_ERRORS, MAX_MESSAGE_BYTES, type RpcNotifications } from '../rpc/contract.js';
 
-/** Version of the RPC protocol (docs/api.md); clients check it with `version` before anything else. */
-export const RPC_PROTOCOL_VERSION = 1;
-
-/** One message (one line) at most; a client sending more is cut off. */
-export const MAX_MESSAGE_BYTES = 1 << 20;
+export { MAX_MESSAGE_BYTES };
 
 /** JSON-RPC error code for our typed errors ("server error" range, JSON-RPC 2.0 §5.1); data.code says which. */
-export const RPC_ISCSI_ERROR = -32000;
+export const RPC_ISCSI_ERROR = JSONRPC_ERRORS.iscsiError;
 /** A mutating call from a peer that may only read. */
-export const RPC_NOT_PERMITTED = -32001;
+export const RPC_NOT_PERMITTED = JSONRPC_ERRORS.notPermitted;
 
 export interface PeerCredentials {
   readonly uid: number;
@@ -89,7 +86,7 @@ export class RpcServer {
   }
 
   /** Sends a notification to every subscribed client (JSON-RPC 2.0 §4.1: no id, no answer). */
-  notify(method: string, params: Record<string, unknown>): void {
+  notify<N extends keyof RpcNotifications>(method: N, params: RpcNotifications[N]): void {
     const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
     for (const c of this.connections) if (c.subscribed && !c.socket.destroyed) c.socket.write(line);
   }

@@ -17,6 +17,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { ArgumentError, AuthError, type IscsiError } from '../errors.js';
+import { findInOrder } from '../rpc/secret-rules.js';
 
 export type SecretKind = 'password' | 'password_in' | 'discovery.password' | 'discovery.password_in';
 
@@ -51,6 +52,11 @@ const MAX_PORTAL_BYTES = 300;
 /** A discovery secret's ref: for the SendTargets portal `portal`, or the default one when it is omitted. */
 export function discoverySecretRef(kind: 'password' | 'password_in', portal?: string): SecretRef {
   return { targetName: '', portal, kind: kind === 'password' ? 'discovery.password' : 'discovery.password_in' };
+}
+
+/** The secret that applies to `ref`: the portal's own, else the target's (or the default discovery secret). */
+export async function findSecret(store: SecretStore, ref: SecretRef): Promise<string | undefined> {
+  return (await findInOrder(ref, (r) => store.get(r)))?.value;
 }
 
 /**

@@ -10,40 +10,10 @@ import { decodeReportLuns } from '../scsi/report-luns.js';
 import { decodeUnitSerialNumber } from '../scsi/vpd.js';
 import { describeParameters } from '../text/negotiation.js';
 import type { NodeDatabase, NodeRecord } from './node-db.js';
-import type { SecretStore } from './secrets.js';
+import { findSecret, type SecretStore } from './secrets.js';
+import type { LunInfo, SessionDetails, SessionInfo, SessionStats } from '../rpc/types.js';
 
-export interface SessionInfo {
-  readonly sid: number;
-  readonly targetName: string;
-  readonly portal: string;
-  readonly portalGroupTag: number;
-  readonly state: SessionState;
-  readonly reason: string;
-  readonly tsih: number;
-  readonly isid: string;
-}
-
-export interface LunInfo {
-  readonly lun: number;
-  readonly vendor: string;
-  readonly product: string;
-  readonly revision: string;
-  readonly serial: string | null;
-  readonly sizeBytes: string;
-  readonly blockLength: number;
-}
-
-export interface SessionStats {
-  readonly sid: number;
-  readonly commands: number;
-  readonly bytesRead: number;
-  readonly bytesWritten: number;
-  readonly reconnects: number;
-  readonly retriedCommands: number;
-  readonly digestErrors: number;
-  readonly timeouts: number;
-  readonly at: string;
-}
+export type { LunInfo, SessionDetails, SessionInfo, SessionStats };
 
 interface Managed {
   readonly sid: number;
@@ -52,13 +22,6 @@ interface Managed {
   luns: LunInfo[];
   /** Counters of connection incarnations before the current one (IscsiSession counters restart on reconnect). */
   carried: { commands: number; bytesRead: number; bytesWritten: number; seen: unknown };
-}
-
-/** What `sessions.get` answers (docs/api.md). */
-export interface SessionDetails extends SessionInfo {
-  readonly parameters: Record<string, string>;
-  readonly counters: SessionStats;
-  readonly luns: LunInfo[];
 }
 
 export interface SessionManagerEvents {
@@ -84,16 +47,16 @@ export class SessionManager {
 
   async login(targetName: string, portal?: string): Promise<SessionInfo> {
     const node = this.db.get(targetName, portal);
-    if (!node) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `no node ${targetName}${portal ? ` at ${portal}` : ''}`, { hint: 'run discovery first' });
+    if (!node) throw new ArgumentError('ISCSI_NODE_NOT_FOUND', `no node ${targetName}${portal ? ` at ${portal}` : ''}`, { hint: 'run discovery first' });
     for (const m of this.sessions.values()) {
       if (m.node.targetName === node.targetName && m.node.portal === node.portal && !m.session.isClosed) {
-        throw new ArgumentError('ISCSI_BAD_ARGUMENT', `already logged in to ${node.targetName} at ${node.portal} (session ${m.sid})`, { hint: 'session exists' });
+        throw new ArgumentError('ISCSI_SESSION_EXISTS', `already logged in to ${node.targetName} at ${node.portal} (session ${m.sid})`);
       }
     }
     const settings = this.db.sessionSettings(node);
     const ref = { targetName: node.targetName, portal: node.portal };
-    const secret = (await this.secrets.get({ ...ref, kind: 'password' })) ?? (await this.secrets.get({ targetName: node.targetName, kind: 'password' }));
-    const secretIn = (await this.secrets.get({ ...ref, kind: 'password_in' })) ?? (await this.secrets.get({ targetName: node.targetName, kind: 'password_in' }));
+    const secret = await findSecret(this.secrets, { ...ref, kind: 'password' });
+    const secretIn = await findSecret(this.secrets, { ...ref, kind: 'password_in' });
     if (settings.authMethod === 'CHAP' && (secret === undefined || settings.username === undefined)) {
       throw new AuthError('ISCSI_CHAP_MISSING_CREDENTIALS', `node ${node.targetName} uses CHAP but has no ${settings.username === undefined ? 'user name' : 'secret stored'}`, {
         hint: 'set node.session.auth.username, and store the secret: iscsiadm node -T IQN -o update -n node.session.auth.password (prompted)',
@@ -225,7 +188,7 @@ export class SessionManager {
 
   private managed(sid: number): Managed {
     const m = this.sessions.get(sid);
-    if (!m) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `no session ${sid}`, { hint: 'list sessions with `iscsiadm session`' });
+    if (!m) throw new ArgumentError('ISCSI_SESSION_NOT_FOUND', `no session ${sid}`, { hint: 'list sessions with `iscsiadm session`' });
     return m;
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
+import { generateInitiatorName, storedInitiatorName } from '../../src/initiator-name.js';
 import { NAMING_AUTHORITY, isValidIscsiName } from '../../src/iscsi-name.js';
 import { DEFAULT_PROPOSAL, Negotiator } from '../../src/text/negotiation.js';
 import { NODE_DB_SCHEMA_VERSION, NodeDatabase } from '../../src/daemon/node-db.js';
@@ -417,7 +418,7 @@ describe('sessionSettings → RecoveringSessionOptions fields', () => {
 });
 
 describe('initiator name (RFC 7143 §4.2.7)', () => {
-  it('is generated once, valid, under our naming authority with a random suffix, and kept across restarts', () => {
+  it('is generated once by the one generator (issue 9: one generator, one stored name), valid, and kept across restarts', () => {
     const db = new NodeDatabase({ stateDir });
     const first = db.initiator();
     expect(isValidIscsiName(first.name)).toBe(true);
@@ -425,7 +426,17 @@ describe('initiator name (RFC 7143 §4.2.7)', () => {
     expect(first.name).toMatch(/-[0-9a-f]{12}$/);
     expect(db.initiator()).toEqual(first);
     expect(new NodeDatabase({ stateDir }).initiator()).toEqual(first);
-    expect(new NodeDatabase({ stateDir: join(dir, 'other') }).initiator().name).not.toBe(first.name);
+    // What a direct command reads without the daemon is the stored name.
+    expect(storedInitiatorName(stateDir)).toBe(first.name);
+    expect(storedInitiatorName(join(dir, 'nothing-here'))).toBeUndefined();
+  });
+
+  it('the generator: the same machine gives the same name; another machine (or none known) another', () => {
+    const a = generateInitiatorName({ host: 'studio', machineId: '0123456789abcdef0123456789abcdef' });
+    expect(generateInitiatorName({ host: 'studio', machineId: '0123456789abcdef0123456789abcdef' })).toBe(a);
+    // Two Macs restored from one backup keep their host name but not their hardware identity.
+    expect(generateInitiatorName({ host: 'studio', machineId: 'fedcba9876543210fedcba9876543210' })).not.toBe(a);
+    expect(generateInitiatorName({ host: 'studio', machineId: undefined })).not.toBe(generateInitiatorName({ host: 'studio', machineId: undefined }));
   });
 
   it('setInitiator validates the name and the alias', () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArgumentError, TransportError } from '../../src/errors.js';
-import { RpcClient } from '../../src/daemon/rpc-client.js';
+import { RpcClient } from '../../src/rpc/client.js';
 import { isObjectParams, MAX_MESSAGE_BYTES, RPC_ISCSI_ERROR, RPC_NOT_PERMITTED, RpcServer } from '../../src/daemon/rpc-server.js';
 
 let dir: string;
@@ -85,8 +85,8 @@ function raw(bytes: string | Buffer, quietMs = 150): Promise<{ lines: unknown[];
 describe('JSON-RPC 2.0 over the socket', () => {
   it('answers calls; the socket is 0660 (docs/security.md)', async () => {
     const c = await client();
-    expect(await c.call('version')).toEqual({ name: 'iscsid', protocol: 1 });
-    expect(await c.call('echo', { text: 'hi' })).toBe('hi');
+    expect(await c.callUnchecked('version')).toEqual({ name: 'iscsid', protocol: 1 });
+    expect(await c.callUnchecked('echo', { text: 'hi' })).toBe('hi');
     expect(statSync(socketPath).mode & 0o777).toBe(0o660);
   });
 
@@ -98,8 +98,8 @@ describe('JSON-RPC 2.0 over the socket', () => {
 
   it('our typed errors carry their string code and hint; anything else is "internal error" with no detail', async () => {
     const c = await client();
-    await expect(c.call('fail')).rejects.toMatchObject({ rpcCode: RPC_ISCSI_ERROR, code: 'ISCSI_CONNECTION_REFUSED', hint: 'is a target listening?' });
-    const error = await c.call('crash').catch((e: unknown) => e);
+    await expect(c.callUnchecked('fail')).rejects.toMatchObject({ rpcCode: RPC_ISCSI_ERROR, code: 'ISCSI_CONNECTION_REFUSED', hint: 'is a target listening?' });
+    const error = await c.callUnchecked('crash').catch((e: unknown) => e);
     expect(error).toMatchObject({ rpcCode: -32603, message: 'internal error' });
     expect(JSON.stringify(error)).not.toContain('hunter2');
   });
@@ -132,11 +132,11 @@ describe('JSON-RPC 2.0 over the socket', () => {
   it('notifications reach subscribed clients only', async () => {
     const a = await client();
     const b = await client();
-    await a.call('subscribe');
+    await a.callUnchecked('subscribe');
     const got: string[] = [];
-    a.onNotification((method) => got.push(`a:${method}`));
-    b.onNotification((method) => got.push(`b:${method}`));
-    server.notify('session.stateChanged', { sid: 1, state: 'logged-in' });
+    a.onNotification((n) => got.push(`a:${n.method}`));
+    b.onNotification((n) => got.push(`b:${n.method}`));
+    server.notify('session.stateChanged', { sid: 1, state: 'logged-in', reason: 'logged in' });
     await new Promise((r) => setTimeout(r, 50));
     expect(got).toEqual(['a:session.stateChanged']);
   });
@@ -162,8 +162,8 @@ describe('access control (docs/security.md)', () => {
     try {
       const c = await RpcClient.connect(other);
       clients.push(c);
-      expect(await c.call('version')).toBe(1);
-      await expect(c.call('sessions.login')).rejects.toMatchObject({ rpcCode: RPC_NOT_PERMITTED, code: 'ISCSI_NOT_PERMITTED' });
+      expect(await c.callUnchecked('version')).toBe(1);
+      await expect(c.callUnchecked('sessions.login')).rejects.toMatchObject({ rpcCode: RPC_NOT_PERMITTED, code: 'ISCSI_NOT_PERMITTED' });
     } finally {
       await guarded.close();
     }
@@ -184,7 +184,7 @@ describe('one daemon per socket', () => {
     try {
       const c = await RpcClient.connect(socketPath);
       clients.push(c);
-      expect(await c.call('version')).toBe(2);
+      expect(await c.callUnchecked('version')).toBe(2);
     } finally {
       await again.close();
     }

@@ -1,0 +1,81 @@
+import { ArgumentError } from '../errors.js';
+import { loginAuthFrom } from '../login/auth.js';
+import { discoverTargets } from '../net/discovery.js';
+import { formatPortal, parsePortal } from '../portal.js';
+import { RPC_PROTOCOL_VERSION } from '../rpc/contract.js';
+import type { NodeDatabase } from './node-db.js';
+import type { RpcHandlers } from './rpc-methods.js';
+import { discoverySecretRef, findSecret, type SecretRef, type SecretStore } from './secrets.js';
+import type { SessionManager } from './session-manager.js';
+
+export interface DaemonParts {
+  readonly version: string;
+  readonly db: NodeDatabase;
+  readonly secrets: SecretStore;
+  readonly sessions: SessionManager;
+}
+
+/** A node's secret ({targetName, portal?, kind}), or with targetName '' a discovery portal's (docs/api.md). */
+function secretRef(p: { targetName: string; portal?: string; kind: 'password' | 'password_in' }): SecretRef {
+  return p.targetName === '' ? discoverySecretRef(p.kind, p.portal) : { targetName: p.targetName, portal: p.portal, kind: p.kind };
+}
+
+/** iscsid's methods (docs/api.md, Methods); params arrive checked against the contract. */
+export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): RpcHandlers {
+  return {
+    version: () => ({ name: 'iscsid', version, protocol: RPC_PROTOCOL_VERSION }),
+    'initiator.get': () => db.initiator(),
+    'initiator.set': (p) => {
+      db.setInitiator(p.name, p.alias);
+      return db.initiator();
+    },
+    'discovery.sendTargets': async (p) => {
+      const portal = parsePortal(p.portal);
+      const where = formatPortal(portal);
+      // The discovery secret stored for this portal, else the default discovery secret.
+      const secret = p.username === undefined ? undefined : await findSecret(secrets, discoverySecretRef('password', where));
+      const targets = await discoverTargets({ portal, initiatorName: db.initiator().name, auth: loginAuthFrom({ user: p.username, secret }) });
+      const recorded = db.upsertDiscovered(where, targets.map((t) => ({ targetName: t.targetName, portals: [...t.portals] })));
+      return {
+        targets: targets.map((t) => ({ targetName: t.targetName, portals: t.portals.map((x) => ({ address: x.host, port: x.port, portalGroupTag: x.portalGroupTag ?? 1 })) })),
+        recorded: recorded.length,
+      };
+    },
+    'nodes.list': (p) => db.list(p),
+    'nodes.get': (p) => {
+      const node = db.get(p.targetName, p.portal);
+      if (!node) throw new ArgumentError('ISCSI_NODE_NOT_FOUND', `no node ${p.targetName}${p.portal === undefined ? '' : ` at ${p.portal}`}`, { hint: 'run discovery first' });
+      return node;
+    },
+    'nodes.update': (p) => db.update(p.targetName, p.portal, p.key, p.value),
+    'nodes.delete': async (p) => {
+      await secrets.deleteAll(p.targetName, p.portal);
+      return { deleted: db.delete(p.targetName, p.portal) };
+    },
+    'secrets.set': async (p) => {
+      await secrets.set(secretRef(p), p.secret);
+      return { stored: true };
+    },
+    'secrets.has': async (p) => ({ stored: await secrets.has(secretRef(p)) }),
+    'secrets.reveal': async (p) => {
+      const secret = await secrets.get(secretRef(p));
+      if (secret === undefined) throw new ArgumentError('ISCSI_SECRET_NOT_FOUND', 'no secret stored for that node and kind');
+      return { secret };
+    },
+    'sessions.login': (p) => sessions.login(p.targetName, p.portal),
+    'sessions.logout': async (p) => {
+      if ((p.all === true) === (p.sid !== undefined)) throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'sessions.logout takes exactly one of params.sid and params.all');
+      if (p.all === true) return { loggedOut: await sessions.logoutAll() };
+      await sessions.logout(p.sid!);
+      return { loggedOut: 1 };
+    },
+    'sessions.list': () => sessions.list(),
+    'sessions.get': (p) => sessions.get(p.sid),
+    'sessions.stats': (p) => sessions.stats(p.sid),
+    'sessions.rescan': async (p) => ({ luns: await sessions.rescan(p.sid) }),
+    'events.subscribe': (_p, context) => {
+      context.subscribe();
+      return { subscribed: true };
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import net from 'node:net';
+import { DEFAULT_TIMEOUTS } from '../defaults.js';
+import { IscsiError, TransportError, type IscsiErrorCode } from '../errors.js';
+import { MAX_MESSAGE_BYTES, RPC_ERROR_CODES, RPC_PROTOCOL_VERSION, type RpcMethod, type RpcNotification, type RpcParams, type RpcResult } from './contract.js';
+
+export type NotificationListener = (notification: RpcNotification) => void;
+
+/** A method that takes no required param may be called without params. */
+export type ParamsArg<M extends RpcMethod> = {} extends RpcParams<M> ? [params?: RpcParams<M>] : [params: RpcParams<M>];
+
+/** An error the daemon answered with: its JSON-RPC code (`rpcCode`) and our string code (`code`, from data.code). */
+export class RpcError extends IscsiError {
+  readonly rpcCode: number;
+  readonly data: unknown;
+  constructor(rpcCode: number, message: string, data: unknown) {
+    const fields = typeof data === 'object' && data !== null ? (data as { code?: unknown; hint?: unknown }) : {};
+    // A code this client does not know (a newer daemon) still fails typed, as a generic connection failure.
+    const code = typeof fields.code === 'string' && (RPC_ERROR_CODES as readonly string[]).includes(fields.code) ? (fields.code as IscsiErrorCode) : 'ISCSI_CONNECTION_FAILED';
+    super(code, message, typeof fields.hint === 'string' ? { hint: fields.hint } : {});
+    this.rpcCode = rpcCode;
+    this.data = data;
+  }
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The client side of iscsid's socket (docs/api.md): newline-delimited JSON-RPC 2.0, answers matched to requests by
+ * id, notifications delivered to listeners. `call` is typed by the contract. One per CLI invocation or Raycast command.
+ */
+export class RpcClient {
+  private readonly listeners = new Set<NotificationListener>();
+  private readonly pending = new Map<number, Pending>();
+  private buffered = '';
+  private nextId = 1;
+  private closedBecause: string | undefined;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => this.receive(text));
+    socket.on('error', () => {});
+    socket.on('close', () => this.failAll('iscsid closed the connection'));
+  }
+
+  /** Connects to the daemon's socket; ISCSI_DAEMON_NOT_RUNNING when no daemon runs there. */
+  static connect(path: string, timeoutMs: number = DEFAULT_TIMEOUTS.rpcConnectMs): Promise<RpcClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(path);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new TransportError('ISCSI_TIMEOUT', `iscsid did not answer on ${path} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new RpcClient(socket));
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(connectError(path, e));
+      });
+    });
+  }
+
+  /** Connects and checks with `version` that the daemon speaks RPC_PROTOCOL_VERSION (docs/api.md, Versioning). */
+  static async open(path: string, timeoutMs?: number): Promise<RpcClient> {
+    const client = await RpcClient.connect(path, timeoutMs);
+    try {
+      const { protocol } = await client.call('version');
+      if (protocol !== RPC_PROTOCOL_VERSION) {
+        throw new TransportError('ISCSI_CONNECTION_FAILED', `iscsid speaks protocol ${protocol}; this client speaks ${RPC_PROTOCOL_VERSION}`, {
+          hint: 'use the client that came with the running iscsid',
+        });
+      }
+      return client;
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  onNotification(listener: NotificationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Calls a method of the contract; resolves with its result or rejects with an RpcError carrying the daemon's code. */
+  call<M extends RpcMethod>(method: M, ...params: ParamsArg<M>): Promise<RpcResult<M>> {
+    return this.callUnchecked(method, params[0]) as Promise<RpcResult<M>>;
+  }
+
+  /** Any method with any params, untyped: for tests of the server's handling of what the contract does not allow. */
+  callUnchecked(method: string, params?: unknown): Promise<unknown> {
+    if (this.closedBecause !== undefined) return Promise.reject(new TransportError('ISCSI_CONNECTION_CLOSED', this.closedBecause));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) })}\n`);
+    });
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+
+  private failAll(reason: string): void {
+    this.closedBecause ??= reason;
+    for (const p of this.pending.values()) p.reject(new TransportError('ISCSI_CONNECTION_CLOSED', reason));
+    this.pending.clear();
+  }
+
+  private receive(text: string): void {
+    this.buffered += text;
+    if (this.buffered.length > MAX_MESSAGE_BYTES * 4) {
+      this.failAll('iscsid sent a line longer than 4 MiB');
+      this.socket.destroy();
+      return;
+    }
+    for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      if (line.trim() === '') continue;
+      let message: unknown;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        continue; // a garbled line from the daemon: nothing to match it to
+      }
+      for (const m of Array.isArray(message) ? message : [message]) this.dispatch(m);
+    }
+  }
+
+  private dispatch(message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const m = message as { id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
+    if (typeof m.method === 'string' && m.id === undefined) {
+      const params = typeof m.params === 'object' && m.params !== null ? m.params : {};
+      const notification = { method: m.method, params } as RpcNotification;
+      for (const listener of this.listeners) listener(notification);
+      return;
+    }
+    if (typeof m.id !== 'number') return; // id null: an answer to a line the daemon could not read; the socket closes
+    const waiting = this.pending.get(m.id);
+    if (!waiting) return;
+    this.pending.delete(m.id);
+    if (m.error !== undefined) {
+      const code = typeof m.error?.code === 'number' ? m.error.code : -32603;
+      waiting.reject(new RpcError(code, typeof m.error?.message === 'string' ? m.error.message : 'error', m.error?.data));
+    } else {
+      waiting.resolve(m.result);
+    }
+  }
+}
+
+function connectError(path: string, e: NodeJS.ErrnoException): IscsiError {
+  if (e.code === 'EACCES') {
+    return new TransportError('ISCSI_NOT_PERMITTED', `not allowed to use iscsid's socket ${path}`, { hint: "run with sudo, or as a member of the socket's group (iscsid --group)" });
+  }
+  const missing = e.code === 'ENOENT' || e.code === 'ECONNREFUSED';
+  return new TransportError(missing ? 'ISCSI_DAEMON_NOT_RUNNING' : 'ISCSI_CONNECTION_FAILED', missing ? `iscsid is not running (no daemon on ${path})` : `cannot reach iscsid on ${path}: ${e.code ?? e.message}`, {
+    hint: 'start it with `sudo npx iscsid` (or load its launchd job), or give --socket',
+  });
+}
