@@ -202,9 +202,10 @@ interface Run {
   stderr: string;
 }
 
-function iscsiadm(args: string[], options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+function iscsiadm(args: string[], options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void; closeStdout?: boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (options.closeStdout) child.stdout.destroy(); // like `| head -c 0`: the reader is gone before the first line
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -254,6 +255,40 @@ describe('iscsiadm session watch when stdout is not a TTY', () => {
     expect(signalled).toBe(true);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^sid ${sid} .* logged-in read \\d+\\.\\d MB/s write \\d+\\.\\d MB/s \\d+ IOPS$`, 'm'));
+  });
+
+  it('ends by itself, quietly and with exit 0, when the reader of its output goes away (issue 9: `| head`)', async () => {
+    const r = await iscsiadm(['session', 'watch', '--socket', iscsid.socket], { closeStdout: true });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('shows a logout once (issue 9: "session watch shows each logout event twice")', async () => {
+    let child: ReturnType<typeof spawn> | undefined;
+    let started = (): void => {};
+    let relogged = (): void => {};
+    const ready = new Promise<void>((resolve) => (started = resolve));
+    const again = new Promise<void>((resolve) => (relogged = resolve));
+    let next = 0;
+    const run = iscsiadm(['session', 'watch', '--socket', iscsid.socket], {
+      onStdout: (text, c) => {
+        child = c;
+        if (text.includes(`sid ${sid} `)) started(); // the baseline line: the feed is subscribed and loaded
+        if (next > 0 && text.includes(`session ${next} logged-in`)) relogged();
+      },
+    });
+    await ready;
+    const gone = sid;
+    await admin.call('sessions.logout', { sid: gone });
+    // Whatever the daemon sends about the logout comes before what it sends about the next login.
+    next = (await admin.call('sessions.login', { targetName: TARGET })).sid;
+    await again;
+    child!.kill('SIGINT');
+    const r = await run;
+    sid = next;
+    expect(r.code).toBe(0);
+    const logouts = r.stdout.split('\n').filter((line) => line.endsWith(`session ${gone} logged-out: logged out`));
+    expect(logouts).toHaveLength(1);
   });
 
   it('--json without --once is refused in one line (exit 7), and no daemon is exit 20', async () => {

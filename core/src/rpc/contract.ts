@@ -143,13 +143,24 @@ interface MethodSpec {
 const NODE_FIELDS = fieldsOf<NodeRecord>()('targetName', 'portal', 'portalGroupTag', 'settings', 'discoveredAt', 'discoveredVia');
 const SESSION_FIELDS = fieldsOf<SessionInfo>()('sid', 'targetName', 'portal', 'portalGroupTag', 'state', 'reason', 'tsih', 'isid');
 const STATS_FIELDS = fieldsOf<SessionStats>()('sid', 'commands', 'bytesRead', 'bytesWritten', 'reconnects', 'retriedCommands', 'digestErrors', 'timeouts', 'at');
+const LUN_FIELDS = fieldsOf<LunInfo>()('lun', 'vendor', 'product', 'revision', 'serial', 'sizeBytes', 'blockLength');
 const SECRET_REF = { targetName: 'text', portal: 'string?', kind: 'kind' } as const;
+
+/** The named result types of docs/api.md (Types) and their fields. */
+export const RPC_TYPES = {
+  NodeRecord: NODE_FIELDS,
+  SessionInfo: SESSION_FIELDS,
+  LunInfo: LUN_FIELDS,
+  SessionStats: STATS_FIELDS,
+  SessionDetails: fieldsOf<SessionDetails>()(...SESSION_FIELDS, 'parameters', 'counters', 'luns'),
+  InitiatorInfo: fieldsOf<InitiatorInfo>()('name', 'alias'),
+} as const;
 
 /** The methods (docs/api.md, Methods). */
 export const RPC_METHODS = {
   version: { mutating: false, params: {}, result: fieldsOf<VersionInfo>()('name', 'version', 'protocol') },
-  'initiator.get': { mutating: false, params: {}, result: fieldsOf<InitiatorInfo>()('name', 'alias') },
-  'initiator.set': { mutating: true, params: { name: 'string', alias: 'text?' }, result: fieldsOf<InitiatorInfo>()('name', 'alias') },
+  'initiator.get': { mutating: false, params: {}, result: RPC_TYPES.InitiatorInfo },
+  'initiator.set': { mutating: true, params: { name: 'string', alias: 'text?' }, result: RPC_TYPES.InitiatorInfo },
   'discovery.sendTargets': { mutating: true, params: { portal: 'string', username: 'string?' }, result: fieldsOf<DiscoveryResult>()('targets', 'recorded') },
   'nodes.list': { mutating: false, params: { targetName: 'string?', portal: 'string?' }, result: NODE_FIELDS },
   'nodes.get': { mutating: false, params: { targetName: 'string', portal: 'string?' }, result: NODE_FIELDS },
@@ -165,7 +176,7 @@ export const RPC_METHODS = {
   'sessions.get': {
     mutating: false,
     params: { sid: 'sid' },
-    result: fieldsOf<SessionDetails>()(...SESSION_FIELDS, 'parameters', 'counters', 'luns'),
+    result: RPC_TYPES.SessionDetails,
   },
   'sessions.stats': { mutating: false, params: { sid: 'sid' }, result: STATS_FIELDS },
   'sessions.rescan': { mutating: true, params: { sid: 'sid' }, result: fieldsOf<{ luns: LunInfo[] }>()('luns') },

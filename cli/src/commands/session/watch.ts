@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { ArgumentError } from '@iscsi-initiator/core';
 import { BaseCommand } from '../../base-command.js';
+import { closedOutput } from '../../closed-output.js';
 import { connectDaemon, daemonFlags } from '../../daemon.js';
 import { ExitCode } from '../../exit-codes.js';
 import { errorText, startWatchFeed } from '../../watch/feed.js';
@@ -70,14 +71,18 @@ ${BaseCommand.exitCodesHelp}`;
       }
     };
     const stop = await startWatchFeed(client, print);
+    // Until interrupted, or until the reader of our output goes away (`session watch | head -n 5`).
     await new Promise<void>((resolve) => {
+      let stopClosed = (): void => {};
       const done = (): void => {
         process.off('SIGINT', done);
         process.off('SIGTERM', done);
+        stopClosed();
         resolve();
       };
       process.once('SIGINT', done);
       process.once('SIGTERM', done);
+      stopClosed = closedOutput.onClose(done);
     });
     stop();
   }
