@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { ArgumentError } from '@iscsi-initiator/core';
+import { ArgumentError, MAX_QUEUE_DEPTH } from '@iscsi-initiator/core';
 import { BaseCommand } from '../../base-command.js';
 import { Bench, type BenchResult } from '../../bench/engine.js';
 import { ProgressLine } from '../../bench/progress.js';
@@ -35,7 +35,7 @@ ${BaseCommand.exitCodesHelp}`;
     rw: Flags.string({ description: 'I/O pattern', options: [...RW_MODES], default: 'randread' }),
     // Sizes and time are parsed in run(): an error thrown by an oclif flag parser loses its message behind "Parsing --x".
     bs: Flags.string({ description: 'bytes per I/O (SIZE), a multiple of the LUN block size', default: '4k' }),
-    qd: Flags.integer({ description: 'commands kept in flight', default: 8, min: 1, max: 1024 }),
+    qd: Flags.integer({ description: 'commands kept in flight', default: 8, min: 1, max: MAX_QUEUE_DEPTH }),
     time: Flags.string({ description: 'seconds to run (decimals allowed)', default: '10' }),
     offset: Flags.string({ description: 'start of the region (SIZE), a multiple of the LUN block size', default: '0' }),
     size: Flags.string({ description: 'length of the region (SIZE); default the rest of the LUN (at most 64 MiB with --verify)' }),
