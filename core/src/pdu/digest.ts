@@ -7,7 +7,15 @@
  * multi-byte iSCSI field (which is big-endian).
  */
 
-import { crc32c as crc32cNative } from '@node-rs/crc32';
+import { createRequire } from 'node:module';
+
+type Crc32c = (input: Buffer, initial?: number) => number;
+/** Loaded on the first digest, not at import: a command whose connections use no digest never pays for the dlopen. */
+let crc32cNative: Crc32c | undefined;
+function native(): Crc32c {
+  crc32cNative ??= (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: Crc32c }).crc32c;
+  return crc32cNative;
+}
 
 export interface DigestOptions {
   readonly headerDigest: boolean;
@@ -21,8 +29,9 @@ export const DIGEST_LENGTH = 4;
 
 /** CRC32C of the concatenation of `bufs`, computed without concatenating them. */
 export function crc32c(...bufs: Buffer[]): number {
+  const f = crc32cNative ?? native();
   let crc = 0;
-  for (const b of bufs) crc = crc32cNative(b, crc);
+  for (const b of bufs) crc = f(b, crc);
   return crc >>> 0;
 }
 
