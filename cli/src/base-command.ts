@@ -1,5 +1,5 @@
 import { Command, Errors } from '@oclif/core';
-import { isIscsiError, type IscsiError } from '@iscsi-initiator/core';
+import { isIscsiError, type IscsiError } from '@iscsi-initiator/core/rpc';
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 
 /**

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { DEFAULT_SOCKET_PATH, RpcClient } from '@iscsi-initiator/core/rpc';
+import { DEFAULT_SOCKET_PATH, RpcClient, SOCKET_ENV } from '@iscsi-initiator/core/rpc';
 
 export const daemonFlags = {
-  socket: Flags.string({ description: 'iscsid socket', env: 'ISCSID_SOCKET', default: DEFAULT_SOCKET_PATH, helpGroup: 'DAEMON' }),
+  socket: Flags.string({ description: 'iscsid socket', env: SOCKET_ENV, default: DEFAULT_SOCKET_PATH, helpGroup: 'DAEMON' }),
 };
 
 /**

@@ -2,7 +2,7 @@ import { openSync } from 'node:fs';
 import readline from 'node:readline';
 import { Writable } from 'node:stream';
 import tty from 'node:tty';
-import { ArgumentError } from '@iscsi-initiator/core';
+import { ArgumentError } from '@iscsi-initiator/core/rpc';
 
 /** The daemon takes at most 4096 bytes (docs/api.md, secrets.set); read a little more so it can say "too long". */
 const MAX_SECRET_INPUT = 8192;

@@ -6,4 +6,5 @@ export { validateParams } from './params.js';
 export { RpcClient, RpcError, type NotificationListener, type ParamsArg } from './client.js';
 export { secretLookupOrder, findInOrder, isSecretKey } from './secret-rules.js';
 export { DEFAULT_SOCKET_PATH, DEFAULT_TIMEOUTS } from '../defaults.js';
+export { SOCKET_ENV } from '../platform-paths.js';
 export * from '../errors.js';

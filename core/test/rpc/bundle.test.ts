@@ -35,9 +35,9 @@ describe('@iscsi-initiator/core/rpc bundles small (esbuild, platform node)', () 
     });
     const output = result.outputFiles[0]!;
     const inputs = Object.keys(result.metafile.inputs);
-    // Every module in the bundle is core's own dist/rpc, or the two plain files it shares with the engine.
+    // Every module in the bundle is core's own dist/rpc, or the plain, import-free files it shares with the engine.
     for (const input of inputs.filter((i) => i !== 'raycast-like-client.ts')) {
-      expect(input).toMatch(/core\/dist\/(rpc\/[a-z-]+|errors|defaults)\.js$/);
+      expect(input).toMatch(/core\/dist\/(rpc\/[a-z-]+|errors|defaults|platform-paths)\.js$/);
     }
     for (const banned of ['pino', 'conf', 'keyring', 'native', 'json-rpc-2.0', 'daemon', '/net/', '/session/', '/pdu/']) {
       expect(inputs.filter((i) => i.includes(banned))).toEqual([]);

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { ArgumentError } from '@iscsi-initiator/core';
+import { ArgumentError } from '@iscsi-initiator/core/rpc';
 import { BaseCommand } from '../../base-command.js';
 import { closedOutput } from '../../closed-output.js';
 import { connectDaemon, daemonFlags } from '../../daemon.js';
