@@ -173,11 +173,7 @@ export const RPC_METHODS = {
   'sessions.login': { mutating: true, params: { targetName: 'string', portal: 'string?' }, result: SESSION_FIELDS },
   'sessions.logout': { mutating: true, params: { sid: 'sid?', all: 'true?' }, result: fieldsOf<{ loggedOut: number }>()('loggedOut') },
   'sessions.list': { mutating: false, params: {}, result: SESSION_FIELDS },
-  'sessions.get': {
-    mutating: false,
-    params: { sid: 'sid' },
-    result: RPC_TYPES.SessionDetails,
-  },
+  'sessions.get': { mutating: false, params: { sid: 'sid' }, result: RPC_TYPES.SessionDetails },
   'sessions.stats': { mutating: false, params: { sid: 'sid' }, result: STATS_FIELDS },
   'sessions.rescan': { mutating: true, params: { sid: 'sid' }, result: fieldsOf<{ luns: LunInfo[] }>()('luns') },
   'events.subscribe': { mutating: false, params: {}, result: fieldsOf<{ subscribed: true }>()('subscribed') },
