@@ -14,7 +14,6 @@ import { registerMethods } from './rpc-methods.js';
 import { RpcServer } from './rpc-server.js';
 import { openSecretStore } from './secrets.js';
 import { SessionManager } from './session-manager.js';
-import type { SessionState } from '../rpc/types.js';
 import { usage } from './usage.js';
 
 const STATS_INTERVAL_MS = 2_000;
@@ -58,12 +57,13 @@ async function main(): Promise<void> {
     log: (level, message, fields) => log[level](fields ?? {}, message),
   });
   // "Every state transition" once (docs/api.md): a logout is reported both by the session as it ends and by the
-  // manager as it forgets it, so a repeat of a session's last state is not a transition and is not sent.
-  const lastState = new Map<number, SessionState>();
+  // manager as it forgets it, so a repeat of a session's last state and reason is not a transition and is not sent.
+  const lastState = new Map<number, string>();
   const sessions = new SessionManager(db, secrets, {
     stateChanged: (event) => {
-      if (lastState.get(event.sid) === event.state) return;
-      lastState.set(event.sid, event.state);
+      const key = `${event.state} ${event.reason}`;
+      if (lastState.get(event.sid) === key) return;
+      lastState.set(event.sid, key);
       log.info(event, 'session state');
       server.notify('session.stateChanged', event);
     },
