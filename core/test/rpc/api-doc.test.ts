@@ -151,4 +151,12 @@ describe('docs/api.md against the RPC contract (core/src/rpc/contract.ts)', () =
       }
     }
   });
+
+  it('docs/security.md lists the read-only and the mutating methods as the contract marks them', () => {
+    const security = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/security.md'), 'utf8');
+    const list = (re: RegExp) => [...(re.exec(security)?.[1] ?? '').matchAll(/`([a-zA-Z.]+)`/g)].map((m) => m[1]!).sort();
+    const methods = Object.entries(RPC_METHODS);
+    expect(list(/\*\*read-only\*\* methods:([\s\S]*?)\. The/)).toEqual(methods.filter(([, m]) => !m.mutating).map(([n]) => n).sort());
+    expect(list(/\*\*mutating\*\* methods —([\s\S]*?)—/)).toEqual(methods.filter(([, m]) => m.mutating).map(([n]) => n).sort());
+  });
 });
