@@ -154,13 +154,16 @@ describe('iscsid against tgtd (issue 5)', () => {
     daemon = await start({ dir });
     c = await connect();
     try {
-      const deadline = Date.now() + 10_000;
-      let list: Array<{ targetName: string; state: string }> = [];
-      while (Date.now() < deadline) {
-        list = await c.call('sessions.list');
-        if (list.some((s) => s.targetName === PLAIN && s.state === 'logged-in')) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // Event-driven: look at the list once subscribed, and again at each session that logs in, until it is there.
+      const list = await new Promise<Array<{ targetName: string; state: string }>>((resolve, reject) => {
+        const look = (): void => {
+          c.call('sessions.list').then((l) => {
+            if (l.some((s) => s.targetName === PLAIN && s.state === 'logged-in')) resolve(l);
+          }, reject);
+        };
+        c.onNotification((n) => n.method === 'session.stateChanged' && n.params.state === 'logged-in' && look());
+        c.call('events.subscribe').then(look, reject);
+      });
       expect(list.map((s) => s.targetName)).toEqual([PLAIN]); // automatic only; the CHAP node is manual
       expect(await tgt.connections(PLAIN)).toBe(1);
     } finally {
