@@ -7,9 +7,8 @@ import {
   defaultInitiatorName,
   loginAuthFrom,
   parseIscsiUrl,
-  RecoveringSession,
+  IscsiSession,
   type IscsiUrl,
-  type RecoveringSessionOptions,
   type ScsiCommandPath,
   type SessionOptions,
 } from '@iscsi-initiator/core';
@@ -79,11 +78,11 @@ export function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType
 export async function withLun<T>(
   urlText: string,
   flags: DirectFlags,
-  fn: (session: RecoveringSession, lun: number) => Promise<T>,
-  extra: Partial<RecoveringSessionOptions> = {},
+  fn: (session: IscsiSession, lun: number) => Promise<T>,
+  extra: Partial<SessionOptions> = {},
 ): Promise<T> {
   const url = parseIscsiUrl(urlText, { requireLun: true });
-  const session = await RecoveringSession.open({ ...sessionOptionsFor(url, flags), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
+  const session = await IscsiSession.open({ ...sessionOptionsFor(url, flags), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
   try {
     return await fn(session, url.lun!);
   } finally {

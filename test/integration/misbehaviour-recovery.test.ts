@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   readCdb,
-  RecoveringSession,
+  IscsiSession,
   writeCdb,
-  type RecoveringSessionEvent,
-  type RecoveringSessionOptions,
+  type SessionEvent,
+  type SessionOptions,
 } from '../../core/src/index.js';
 import { TestTarget, type Misbehaviour } from '../src/test-target/index.js';
 
@@ -16,10 +16,10 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function scene(extra: Partial<RecoveringSessionOptions> = {}) {
+async function scene(extra: Partial<SessionOptions> = {}) {
   const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }] }] });
   open.push(target);
-  const session = await RecoveringSession.open({
+  const session = await IscsiSession.open({
     portal: target.portal,
     initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:misbehaviour',
     targetName: target.targetName,
@@ -30,7 +30,7 @@ async function scene(extra: Partial<RecoveringSessionOptions> = {}) {
     ...extra,
   });
   open.push({ close: () => session.logout().catch(() => {}) });
-  const events: RecoveringSessionEvent[] = [];
+  const events: SessionEvent[] = [];
   session.on((e) => events.push(e));
   // A known pattern on the first 64 KiB, so every read below can be checked.
   const pattern = randomBytes(65536);
@@ -91,10 +91,10 @@ describe('command-level faults: that command fails cleanly or is retried; the se
     expect(s.session.counters.connectionFailures).toBe(0);
   });
 
-  it('a stalled command: aborted after the command timeout, ISCSI_TIMEOUT, the next command fine', async () => {
+  it('a stalled command: aborted after the command timeout, ISCSI_COMMAND_TIMEOUT, the next command fine', async () => {
     const s = await scene({ commandTimeoutMs: 300 });
     s.target.misbehave({ kind: 'stall' });
-    await expect(s.read()).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT', message: expect.stringMatching(/aborted/) });
+    await expect(s.read()).rejects.toMatchObject({ code: 'ISCSI_COMMAND_TIMEOUT', message: expect.stringMatching(/aborted/) });
     expect(s.target.stats.taskManagement[1]).toBeGreaterThanOrEqual(1); // function 1: ABORT TASK (§11.5.1)
     expect((await s.read()).data.equals(s.pattern)).toBe(true);
   });
@@ -155,7 +155,7 @@ describe('target-driven events', BOUND, () => {
   it('a secret changed on the target: the re-login fails with 0x0201 and the session stops (no endless relogin loop)', async () => {
     const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }], chap: { incoming: { user: 'u', secret: 'first-secret-1' } } }] });
     open.push(target);
-    const session = await RecoveringSession.open({
+    const session = await IscsiSession.open({
       portal: target.portal,
       initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:misbehaviour-chap',
       targetName: target.targetName,

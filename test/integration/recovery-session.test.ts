@@ -4,20 +4,20 @@ import {
   IscsiError,
   Opcode,
   ReconnectBackoff,
-  RecoveringSession,
+  IscsiSession,
   Stage,
   isFatalLoginError,
   LoginError,
   TransportError,
   type LoginRequest,
-  type RecoveringSessionEvent,
-  type RecoveringSessionOptions,
+  type SessionEvent,
+  type SessionOptions,
   type ScsiCommand,
 } from '../../core/src/index.js';
 import { acceptingLogin, loginResponse, ScriptedTarget, type FullFeaturePdu, type TargetConnection } from '../src/scripted-target.js';
 
 const targets: ScriptedTarget[] = [];
-const sessions: RecoveringSession[] = [];
+const sessions: IscsiSession[] = [];
 afterEach(async () => {
   await Promise.all(sessions.splice(0).map((s) => s.logout().catch(() => {})));
   await Promise.all(targets.splice(0).map((t) => t.close()));
@@ -28,8 +28,8 @@ const BOUND = { timeout: 15_000 };
 interface Scene {
   target: ScriptedTarget;
   logins: LoginRequest[];
-  session: RecoveringSession;
-  events: RecoveringSessionEvent[];
+  session: IscsiSession;
+  events: SessionEvent[];
 }
 
 /**
@@ -38,7 +38,7 @@ interface Scene {
  */
 async function scene(
   onPdu: (pdu: FullFeaturePdu, c: TargetConnection) => void,
-  options: Partial<RecoveringSessionOptions> = {},
+  options: Partial<SessionOptions> = {},
   refuse: () => { statusClass: number; statusDetail: number } | undefined = () => undefined,
 ): Promise<Scene> {
   const logins: LoginRequest[] = [];
@@ -58,7 +58,7 @@ async function scene(
     },
   });
   targets.push(target);
-  const session = await RecoveringSession.open({
+  const session = await IscsiSession.open({
     portal: target.portal,
     initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:recovery',
     targetName: 'iqn.2026-11.test:recovery',
@@ -70,7 +70,7 @@ async function scene(
     ...options,
   });
   sessions.push(session);
-  const events: RecoveringSessionEvent[] = [];
+  const events: SessionEvent[] = [];
   session.on((e) => events.push(e));
   return { target, logins, session, events };
 }
@@ -163,7 +163,7 @@ describe('ERL 0 recovery (RFC 7143 §6.3.5 session reinstatement, §7.1)', BOUND
     const read = s.session.execute({ lun: 0, cdb: read10(1), readLength: 512 });
     await waitFor(() => s.target.connection.outstanding.size === 1);
     s.target.connection.destroy();
-    await expect(read).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT', message: expect.stringMatching(/replacement_timeout is 0/) });
+    await expect(read).rejects.toMatchObject({ code: 'ISCSI_REPLACEMENT_TIMEOUT', message: expect.stringMatching(/replacement_timeout is 0/) });
     await waitFor(() => s.session.state === 'logged-in');
     await expect(s.session.execute({ lun: 0, cdb: read10(2), readLength: 512 })).resolves.toMatchObject({ status: 0 });
   });
@@ -183,9 +183,9 @@ describe('ERL 0 recovery (RFC 7143 §6.3.5 session reinstatement, §7.1)', BOUND
     await waitFor(() => s.target.connection.outstanding.size === 1);
     const lostAt = Date.now();
     s.target.connection.destroy();
-    await expect(read).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT', message: expect.stringMatching(/replacement_timeout/) });
+    await expect(read).rejects.toMatchObject({ code: 'ISCSI_REPLACEMENT_TIMEOUT', message: expect.stringMatching(/replacement_timeout/) });
     expect(Date.now() - lostAt).toBeGreaterThanOrEqual(250);
-    await expect(s.session.execute({ lun: 0, cdb: read10(2), readLength: 512 })).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT' });
+    await expect(s.session.execute({ lun: 0, cdb: read10(2), readLength: 512 })).rejects.toMatchObject({ code: 'ISCSI_REPLACEMENT_TIMEOUT' });
     expect(['recovering', 'logging-in']).toContain(s.session.state);
     down = false;
     await waitFor(() => s.session.state === 'logged-in');

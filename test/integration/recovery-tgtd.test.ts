@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   loginAuthFrom,
   readCdb,
-  RecoveringSession,
+  IscsiSession,
   writeCdb,
-  type RecoveringSessionEvent,
-  type RecoveringSessionOptions,
+  type SessionEvent,
+  type SessionOptions,
 } from '../../core/src/index.js';
 import { FaultProxy } from '../src/fault-proxy.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
@@ -32,7 +32,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function options(proxy: FaultProxy, extra: Partial<RecoveringSessionOptions> = {}): RecoveringSessionOptions {
+function options(proxy: FaultProxy, extra: Partial<SessionOptions> = {}): SessionOptions {
   return {
     portal: { host: proxy.host, port: proxy.port },
     initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:recovery-tgtd',
@@ -60,7 +60,7 @@ function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 /** Writes `count` chunks of 64 KiB with `depth` in flight; returns what was acknowledged (chunk index → data). */
-async function writeChunks(session: RecoveringSession, count: number, depth: number, acknowledged: Map<number, Buffer>, firstChunk = 0): Promise<void> {
+async function writeChunks(session: IscsiSession, count: number, depth: number, acknowledged: Map<number, Buffer>, firstChunk = 0): Promise<void> {
   let next = firstChunk;
   const end = firstChunk + count;
   const worker = async () => {
@@ -75,7 +75,7 @@ async function writeChunks(session: RecoveringSession, count: number, depth: num
 }
 
 /** Every acknowledged write reads back exactly (RFC 7143 §7.1 ERL 0 re-issue: a write reported done is never lost). */
-async function verify(session: RecoveringSession, acknowledged: Map<number, Buffer>): Promise<void> {
+async function verify(session: IscsiSession, acknowledged: Map<number, Buffer>): Promise<void> {
   for (const [chunk, data] of acknowledged) {
     const back = await session.command({ lun: 1, cdb: readCdb({ lba: chunk * 128, blocks: 128 }), readLength: 65536 });
     expect(back.data.equals(data), `chunk ${chunk}`).toBe(true);
@@ -132,7 +132,7 @@ describe('staying up through target and network faults', () => {
     truncateSync(file, 32 << 20);
     let tgt: TgtdInstance = await startTgtd({ targets: [{ iqn: IQN, luns: [{ path: file }], params: PARAMS }] });
     const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
-    const session = await RecoveringSession.open(options(proxy));
+    const session = await IscsiSession.open(options(proxy));
     try {
       const acknowledged = new Map<number, Buffer>();
       const workload = writeChunks(session, 200, 4, acknowledged);
@@ -154,10 +154,10 @@ describe('staying up through target and network faults', () => {
   it('(c) a blackholed link is detected within noop_out_interval + noop_out_timeout, and recovered once it heals', { timeout: 30_000 }, async () => {
     const tgt = await startTgtd({ targets: [{ iqn: IQN, luns: [{ sizeBytes: 8 << 20 }], params: PARAMS }] });
     const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
-    const session = await RecoveringSession.open(options(proxy));
+    const session = await IscsiSession.open(options(proxy));
     try {
       const states: Array<{ state: string; at: number }> = [];
-      session.on((e: RecoveringSessionEvent) => e.type === 'state' && states.push({ state: e.state, at: Date.now() }));
+      session.on((e: SessionEvent) => e.type === 'state' && states.push({ state: e.state, at: Date.now() }));
       await session.command({ lun: 1, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 });
       proxy.blackhole(true);
       const start = Date.now();
@@ -179,14 +179,14 @@ describe('staying up through target and network faults', () => {
   it('(d) target down past replacement_timeout: pending commands fail with a clear error, the process stays up, and it recovers later', { timeout: 30_000 }, async () => {
     const tgt = await startTgtd({ targets: [{ iqn: IQN, luns: [{ sizeBytes: 8 << 20 }], params: PARAMS }] });
     const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
-    const session = await RecoveringSession.open(options(proxy, { replacementTimeoutMs: 1_500 }));
+    const session = await IscsiSession.open(options(proxy, { replacementTimeoutMs: 1_500 }));
     try {
       await session.command({ lun: 1, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 });
       proxy.refuse(true);
       await proxy.cut({ mode: 'rst' });
       const started = Date.now();
       const pending = Array.from({ length: 4 }, (_, i) => session.command({ lun: 1, cdb: readCdb({ lba: i * 8, blocks: 8 }), readLength: 4096 }));
-      for (const p of pending) await expect(p).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT', message: expect.stringMatching(/replacement_timeout/) });
+      for (const p of pending) await expect(p).rejects.toMatchObject({ code: 'ISCSI_REPLACEMENT_TIMEOUT', message: expect.stringMatching(/replacement_timeout/) });
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_300);
       proxy.refuse(false);
       await waitFor(() => session.state === 'logged-in', 10_000);
@@ -201,7 +201,7 @@ describe('staying up through target and network faults', () => {
   it('(e) a flipped byte with digests on: detected, the connection recovered, and only correct data delivered', { timeout: 40_000 }, async () => {
     const tgt = await startTgtd({ targets: [{ iqn: IQN, luns: [{ sizeBytes: 16 << 20 }], params: { ...PARAMS, HeaderDigest: 'CRC32C', DataDigest: 'CRC32C' } }] });
     const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
-    const session = await RecoveringSession.open(options(proxy, { proposal: { defaultTime2Wait: 0, headerDigest: ['CRC32C'], dataDigest: ['CRC32C'] } }));
+    const session = await IscsiSession.open(options(proxy, { proposal: { defaultTime2Wait: 0, headerDigest: ['CRC32C'], dataDigest: ['CRC32C'] } }));
     try {
       expect(session.parameters).toMatchObject({ headerDigest: true, dataDigest: true });
       const acknowledged = new Map<number, Buffer>();
@@ -226,7 +226,7 @@ describe('staying up through target and network faults', () => {
     const user = { user: 'soak-user', secret: 'the-first-secret' };
     const tgt = await startTgtd({ targets: [{ iqn: IQN, luns: [{ sizeBytes: 8 << 20 }], chap: { incoming: [user] }, params: PARAMS }] });
     const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
-    const session = await RecoveringSession.open(options(proxy, { auth: loginAuthFrom(user) }));
+    const session = await IscsiSession.open(options(proxy, { auth: loginAuthFrom(user) }));
     try {
       await session.command({ lun: 1, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 });
       // The administrator changes the secret: delete the account and create it again with another password.
