@@ -553,6 +553,11 @@ export class SessionCore {
     return this.commands.get(itt)?.task?.placement(offset, length);
   }
 
+  /** Where ITT allocation continues (tests: reach the 2^32 wrap, or a tag still in use, without 2^32 allocations). */
+  seekItt(itt: number): void {
+    this.nextItt = Math.min(Math.max(1, itt >>> 0), 0xfffffffe);
+  }
+
   // ---- time -----------------------------------------------------------------------------------------------------
 
   /**
