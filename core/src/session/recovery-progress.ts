@@ -20,6 +20,8 @@ export class RecoveryProgress {
   private hintMs: number | undefined;
   /** Completed commands when the current connection came up. */
   private completedAtLogin = 0;
+  /** The current connection is a re-login (the first login is not counted: it did not follow a loss). */
+  private relogin = false;
 
   constructor(private readonly options: RecoveryProgressOptions) {
     this.backoff = this.newBackoff();
@@ -35,8 +37,9 @@ export class RecoveryProgress {
   }
 
   /** A connection is in the full feature phase; `completed` is the session's completed-command count. */
-  connected(completed: number, time2WaitSeconds: number): void {
+  connected(completed: number, time2WaitSeconds: number, relogin: boolean): void {
     this.completedAtLogin = completed;
+    this.relogin = relogin;
     const time2WaitMs = time2WaitSeconds * 1000;
     if (time2WaitMs !== this.time2WaitMs) {
       this.time2WaitMs = time2WaitMs;
@@ -50,11 +53,11 @@ export class RecoveryProgress {
   }
 
   /**
-   * The connection is gone. With commands outstanding and none completed on it, the re-login made no progress;
-   * returns true once that has happened more often than the bound allows.
+   * The connection is gone. If it was a re-login and, with commands outstanding, none completed on it, that
+   * re-login made no progress; returns true once that has happened more often in a row than the bound allows.
    */
   lost(completed: number, outstanding: number): boolean {
-    const noProgress = outstanding > 0 && completed === this.completedAtLogin;
+    const noProgress = this.relogin && outstanding > 0 && completed === this.completedAtLogin;
     if (!noProgress) {
       this.withoutProgress = 0;
       this.backoff.reset();

@@ -273,8 +273,8 @@ export class SessionCore {
     this.ping = undefined;
     this.lastActivity = now;
     this.failFast = false;
-    this.progress.connected(this.counters.commands, p.defaultTime2Wait);
     const recovered = this.everConnected;
+    this.progress.connected(this.counters.commands, p.defaultTime2Wait, recovered);
     this.everConnected = true;
     if (recovered) {
       this.counters.reconnects++;

@@ -309,24 +309,29 @@ describe('recovery must make progress (issue 9: a target that resets on the firs
     const s = new Scene({ replacementTimeoutMs: -1, maxReloginsWithoutProgress: 3 });
     s.connect();
     const result = s.core.execute({ lun: 0, cdb: read10(5) });
-    const delays: number[] = [];
-    for (let login = 0; login < 3; login++) {
+    s.lose(lost()); // the first login is not a re-login: no strike
+    const delays = [s.core.reconnectDelay()];
+    for (let relogin = 1; relogin <= 3; relogin++) {
+      s.connect();
       s.lose(lost()); // the first command on the connection resets it
+      expect(s.core.reloginsWithoutProgress).toBe(relogin);
       expect((await outcome(result)).state).toBe('pending');
       delays.push(s.core.reconnectDelay());
-      s.connect();
     }
-    s.lose(lost());
+    s.connect();
+    s.lose(lost()); // the 4th re-login without progress passes the bound of 3
     expect(await outcome(result)).toMatchObject({ state: 'rejected', error: { code: 'ISCSI_RECOVERY_NO_PROGRESS', hint: expect.any(String) } });
     expect(s.core.counters.noProgressFailures).toBe(1);
     // A login alone is no progress: the backoff keeps growing instead of restarting at each successful login.
-    expect(delays).toEqual([100, 200, 400]);
+    expect(delays).toEqual([100, 200, 400, 800]);
   });
 
   it('a completed command is progress: the count starts again', async () => {
     const s = new Scene({ replacementTimeoutMs: -1, maxReloginsWithoutProgress: 1 });
     s.connect();
     const first = s.core.execute({ lun: 0, cdb: read10(1) });
+    s.lose(lost());
+    s.connect();
     s.lose(lost());
     expect(s.core.reloginsWithoutProgress).toBe(1);
     const c = s.connect();
