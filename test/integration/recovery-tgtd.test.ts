@@ -47,6 +47,18 @@ function options(proxy: FaultProxy, extra: Partial<SessionOptions> = {}): Sessio
   };
 }
 
+/** Resolves once `predicate` holds, checked now and after each session event (no polling; the test's bound applies). */
+function until(session: IscsiSession, predicate: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (predicate()) return resolve();
+    const off = session.on(() => {
+      if (!predicate()) return;
+      off();
+      resolve();
+    });
+  });
+}
+
 function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + timeoutMs;
@@ -117,6 +129,56 @@ describe('(a) soak: 60 s of lun bench --rw randrw --verify through a proxy that 
       // so the failures can be fewer than the cuts); and nearly all cuts hit a working session.
       expect(r.recovery.reconnects, 'reconnects').toBe(r.recovery.connectionFailures);
       expect(r.recovery.connectionFailures, 'sessions lost').toBeGreaterThanOrEqual(15);
+      expect(r.recovery.recoveryMs, 'time without a connection').toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+      await tgt.stop();
+    }
+  });
+});
+
+/** Runs the built CLI; killed after `killMs`. */
+function cli(args: readonly string[], killMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), killMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('lun bench says when the session reconnected (issue 9: "errors 0" for a run that reconnected twice)', () => {
+  it('text and --json report reconnects and the time spent without a connection', { timeout: 60_000 }, async () => {
+    const tgt = await startTgtd({ targets: [{ iqn: IQN, luns: [{ sizeBytes: 8 << 20 }], params: PARAMS }] });
+    const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
+    try {
+      const url = `iscsi://${proxy.portal}/${IQN}/1`;
+      const common = ['lun', 'bench', url, '--rw', 'randread', '--bs', '4k', '--qd', '4', '--time', '3', '--replacement-timeout', '30'];
+      // Two cuts, each once 1 MiB more has reached us: both land while the timed phase runs, on a live connection.
+      const twoCuts = (async () => {
+        await proxy.cut({ afterBytes: 1 << 20, direction: 'to-initiator', mode: 'rst' });
+        await proxy.cut({ afterBytes: 1 << 20, direction: 'to-initiator', mode: 'rst' });
+      })();
+      const json = await cli([...common, '--json'], 40_000);
+      await twoCuts;
+      expect(json.code).toBe(0);
+      const r = JSON.parse(json.stdout);
+      expect(r.errors).toBe(0);
+      expect(r.recovery).toMatchObject({ reconnects: 2, connectionFailures: 2 });
+      expect(r.recovery.recoveryMs).toBeGreaterThan(0);
+      expect(r.recovery.recoveryMs).toBeLessThan(r.seconds * 1000);
+
+      const oneCut = proxy.cut({ afterBytes: 1 << 20, direction: 'to-initiator', mode: 'rst' });
+      const text = await cli(common, 40_000);
+      await oneCut;
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/^ {2}errors 0 {3}reconnects 1 \(\d+\.\d\d s without a connection, \d+ commands re-issued\)$/m);
     } finally {
       await proxy.close();
       await tgt.stop();
@@ -156,16 +218,15 @@ describe('staying up through target and network faults', () => {
     const proxy = await FaultProxy.start({ target: { host: tgt.host, port: tgt.port } });
     const session = await IscsiSession.open(options(proxy));
     try {
-      const states: Array<{ state: string; at: number }> = [];
-      session.on((e: SessionEvent) => e.type === 'state' && states.push({ state: e.state, at: Date.now() }));
+      const states: Array<{ state: string; code: string | undefined }> = [];
+      session.on((e: SessionEvent) => e.type === 'state' && states.push({ state: e.state, code: e.error?.code }));
       await session.command({ lun: 1, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 });
       proxy.blackhole(true);
-      const start = Date.now();
       const read = session.command({ lun: 1, cdb: readCdb({ lba: 8, blocks: 8 }), readLength: 4096 });
-      await waitFor(() => states.some((s) => s.state === 'recovering'), 10_000);
-      const detected = states.find((s) => s.state === 'recovering')!.at - start;
-      // noop_out_interval (1 s) of silence, then noop_out_timeout (1 s) for the ping; the housekeeping tick adds ≤ 0.2 s.
-      expect(detected).toBeLessThanOrEqual(2_000 + 400);
+      await until(session, () => states.some((s) => s.state === 'recovering'));
+      // Detected by the ping: noop_out_interval of silence, then noop_out_timeout (the timing itself is checked on the
+      // fake clock in core/test/session/session-core.test.ts; the test's own bound keeps this one finite).
+      expect(states.find((s) => s.state === 'recovering')!.code).toBe('ISCSI_NOP_TIMEOUT');
       proxy.blackhole(false);
       await expect(read).resolves.toMatchObject({ status: 0 });
       expect(session.state).toBe('logged-in');
@@ -189,7 +250,7 @@ describe('staying up through target and network faults', () => {
       for (const p of pending) await expect(p).rejects.toMatchObject({ code: 'ISCSI_REPLACEMENT_TIMEOUT', message: expect.stringMatching(/replacement_timeout/) });
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_300);
       proxy.refuse(false);
-      await waitFor(() => session.state === 'logged-in', 10_000);
+      await until(session, () => session.state === 'logged-in');
       await expect(session.command({ lun: 1, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 })).resolves.toMatchObject({ status: 0 });
     } finally {
       await session.logout();
@@ -237,9 +298,9 @@ describe('staying up through target and network faults', () => {
       await proxy.cut({ mode: 'rst' });
       await expect(pending).rejects.toMatchObject({ code: 'ISCSI_LOGIN_AUTH_FAILED' });
       expect(session.state).toBe('failed');
-      const accepted = proxy.stats.accepted;
-      await new Promise((r) => setTimeout(r, 2_000)); // past the longest backoff: no further attempt
-      expect(proxy.stats.accepted).toBe(accepted);
+      // Failed is final: the session is closed, so its reconnect loop and timer have ended (no further attempt).
+      expect(session.isClosed).toBe(true);
+      await expect(session.execute({ lun: 1, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 })).rejects.toMatchObject({ code: 'ISCSI_LOGIN_AUTH_FAILED' });
     } finally {
       await session.logout();
       await proxy.close();
