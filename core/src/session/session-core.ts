@@ -129,7 +129,7 @@ export class SessionCore {
   /** Tags of tasks we gave up on whose abort the target refused: never reused, their late PDUs dropped. */
   private readonly zombies = new Set<number>();
   private text: (Settle<TextPair[]> & { itt: number; assembler: TextAssembler }) | undefined;
-  private logoutWaiter: (Settle<void> & { itt: number; deadline: number }) | undefined;
+  private logoutWaiter: (Settle<void> & { itt: number; deadline: number; done: Promise<void> }) | undefined;
   /** Draining before a logout: no new command starts; the logout goes out when none is in flight or at the deadline. */
   private drain: { deadline: number; requested: boolean; waiters: Settle<void>[] } | undefined;
   private currentState: SessionState = 'logging-in';
@@ -526,11 +526,12 @@ export class SessionCore {
   logout(): Promise<void> {
     const conn = this.conn;
     if (this.terminal || !conn) return Promise.resolve();
-    if (this.logoutWaiter) return new Promise<void>((resolve) => this.on((e) => e.type === 'closed' && resolve()));
+    // One logout at a time: a second caller (or ours while the target asked for one) waits for the same answer.
+    if (this.logoutWaiter) return this.logoutWaiter.done;
     const itt = this.allocateItt();
-    const done = new Promise<void>((resolve, reject) => {
-      this.logoutWaiter = { itt, deadline: this.now + this.logoutTimeoutMs + this.slackMs, resolve, reject };
-    });
+    let settle: Settle<void> | undefined;
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.logoutWaiter = { itt, deadline: this.now + this.logoutTimeoutMs + this.slackMs, done, ...settle! };
     conn.port.send({
       opcode: Opcode.LogoutRequest,
       immediate: true,
