@@ -19,7 +19,9 @@ import { checkDuplicates, encodeText, TextAssembler, type TextPair } from '../te
 import { CommandQueue } from './command-queue.js';
 import { CommandWindow } from './command-window.js';
 import { rejectReasonName } from './reject-reason.js';
+import { KeepAlive } from './keep-alive.js';
 import { RecoveryProgress } from './recovery-progress.js';
+import { abortedError, hex2, neverSentError, noProgressError, replacementError, unexpectedPdu } from './session-errors.js';
 import { ScsiTask, type ScsiRequest, type ScsiResult, type TransferLimits } from './scsi-task.js';
 import { newSessionCounters, type SessionCounters } from './session-counters.js';
 import type { SessionEvent, SessionState } from './session-events.js';
@@ -143,17 +145,12 @@ export class SessionCore {
   private readonly progress: RecoveryProgress;
   /** The time of the last tick or event that carried one: deadlines are set from it (no clock read per command). */
   private now = 0;
-  private received = 0;
-  private seenReceived = 0;
-  private lastActivity = 0;
-  private ping: { itt: number; deadline: number } | undefined;
+  private readonly keepAlive: KeepAlive;
   readonly counters: SessionCounters = newSessionCounters();
   readonly queueDepth: number;
   private readonly commandTimeoutMs: number;
   private readonly tmfTimeoutMs: number;
   private readonly logoutTimeoutMs: number;
-  private readonly noopIntervalMs: number;
-  private readonly noopTimeoutMs: number;
   readonly replacementTimeoutMs: number;
   private readonly reconnect: boolean;
   private readonly slackMs: number;
@@ -163,8 +160,7 @@ export class SessionCore {
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_TIMEOUTS.commandMs;
     this.tmfTimeoutMs = options.taskManagementTimeoutMs ?? DEFAULT_TIMEOUTS.taskManagementMs;
     this.logoutTimeoutMs = options.logoutTimeoutMs ?? DEFAULT_TIMEOUTS.logoutMs;
-    this.noopIntervalMs = options.noopOutIntervalMs ?? DEFAULT_TIMEOUTS.noopOutIntervalMs;
-    this.noopTimeoutMs = options.noopOutTimeoutMs ?? DEFAULT_TIMEOUTS.noopOutTimeoutMs;
+    this.keepAlive = new KeepAlive(options.noopOutIntervalMs ?? DEFAULT_TIMEOUTS.noopOutIntervalMs, options.noopOutTimeoutMs ?? DEFAULT_TIMEOUTS.noopOutTimeoutMs);
     this.replacementTimeoutMs = options.replacementTimeoutMs ?? DEFAULT_TIMEOUTS.replacementMs;
     this.reconnect = options.reconnect ?? true;
     this.slackMs = options.tickIntervalMs ?? 0;
@@ -270,8 +266,7 @@ export class SessionCore {
       login,
       expStatSN: login.expStatSN,
     };
-    this.ping = undefined;
-    this.lastActivity = now;
+    this.keepAlive.reset(now);
     this.failFast = false;
     const recovered = this.everConnected;
     this.progress.connected(this.counters.commands, p.defaultTime2Wait, recovered);
@@ -304,7 +299,7 @@ export class SessionCore {
     if (!conn) return this.terminal ? 'ended' : 'reconnect';
     this.conn = undefined;
     const failure = error ?? new TransportError('ISCSI_SESSION_CLOSED', 'the target ended the session (logout requested)');
-    this.ping = undefined;
+    this.keepAlive.reset(now);
     this.zombies.clear(); // §6.3.5: session reinstatement ends every task of the old connection at the target
     for (const tmf of this.tmfs.values()) tmf.reject(failure);
     this.tmfs.clear();
@@ -337,14 +332,14 @@ export class SessionCore {
     this.downSince = now;
     this.setState('recovering', `connection lost: ${failure.message}`, failure);
     if (gaveUp) {
-      const noProgress = this.noProgressError();
+      const noProgress = noProgressError(this.progress.reloginsWithoutProgress);
       this.progress.gaveUp();
       this.counters.noProgressFailures++;
       this.failWaiting(noProgress);
     }
     if (this.replacementTimeoutMs === 0) {
       this.failFast = true;
-      this.failWaiting(this.replacementError());
+      this.failWaiting(replacementError(this.replacementTimeoutMs));
     }
     return 'reconnect';
   }
@@ -397,7 +392,7 @@ export class SessionCore {
    */
   execute(request: ScsiRequest, tag?: number): Promise<ScsiResult> {
     if (this.terminal) return Promise.reject(this.terminal);
-    if (this.failFast && !this.conn) return Promise.reject(this.replacementError());
+    if (this.failFast && !this.conn) return Promise.reject(replacementError(this.replacementTimeoutMs));
     if (tag !== undefined && this.tagged.has(tag)) {
       return Promise.reject(new ArgumentError('ISCSI_BAD_ARGUMENT', `task tag ${tag} is already outstanding`));
     }
@@ -574,13 +569,10 @@ export class SessionCore {
       this.tickRecovering(now);
       return;
     }
-    if (this.received !== this.seenReceived) {
-      this.seenReceived = this.received;
-      this.lastActivity = now;
-    }
-    if (this.ping && now >= this.ping.deadline) {
+    const keepAlive = this.keepAlive.due(now);
+    if (keepAlive === 'timeout') {
       this.counters.timeouts++;
-      this.dropConnection(new TransportError('ISCSI_NOP_TIMEOUT', `the target did not answer a NOP-Out ping within ${this.noopTimeoutMs} ms (noop_out_timeout)`));
+      this.dropConnection(new TransportError('ISCSI_NOP_TIMEOUT', `the target did not answer a NOP-Out ping within ${this.keepAlive.timeoutMs} ms (noop_out_timeout)`));
       return;
     }
     if (this.logoutWaiter && now >= this.logoutWaiter.deadline) {
@@ -593,7 +585,7 @@ export class SessionCore {
       return;
     }
     if (this.drain && now >= this.drain.deadline) this.drainDone();
-    if (this.noopIntervalMs > 0 && !this.ping && now - this.lastActivity >= this.noopIntervalMs) this.sendPing(now);
+    if (keepAlive === 'ping') this.sendPing(now);
     for (const [itt, entry] of this.commands) {
       if (entry.aborting || now < entry.deadline) continue;
       entry.timedOut = true;
@@ -606,7 +598,7 @@ export class SessionCore {
         this.counters.timeouts++;
         this.settled(entry);
         entry.reject(
-          new TransportError('ISCSI_COMMAND_TIMEOUT', `SCSI command 0x${hex2(entry.request.cdb[0] ?? 0)} waited ${this.commandTimeoutMs} ms for the target's command window and was never sent`),
+          neverSentError(entry.request.cdb[0] ?? 0, this.commandTimeoutMs),
         );
       }
     }
@@ -630,7 +622,7 @@ export class SessionCore {
     const expired = this.queue.removeWhere((e) => now >= e.lostAt + this.replacementTimeoutMs);
     if (expired.length === 0) return;
     this.counters.timeouts++;
-    const error = this.replacementError();
+    const error = replacementError(this.replacementTimeoutMs);
     for (const entry of expired) {
       this.settled(entry);
       entry.reject(error);
@@ -676,8 +668,7 @@ export class SessionCore {
     const conn = this.conn!;
     // §11.18: a NOP-Out with a valid ITT asks the target for a NOP-In; sent immediate so the window does not hold it.
     const itt = this.allocateItt();
-    this.ping = { itt, deadline: now + this.noopTimeoutMs };
-    this.lastActivity = now;
+    this.keepAlive.pinged(itt, now);
     conn.port.send({
       opcode: Opcode.NopOut,
       immediate: true,
@@ -715,7 +706,7 @@ export class SessionCore {
   receive(pdu: TargetPdu): void {
     const conn = this.conn;
     if (!conn) return;
-    this.received++;
+    this.keepAlive.heard();
     this.acknowledge(conn, pdu);
     switch (pdu.opcode) {
       case Opcode.DataIn: {
@@ -752,7 +743,7 @@ export class SessionCore {
         return this.onTextResponse(pdu);
       case Opcode.LogoutResponse: {
         const waiter = this.logoutWaiter;
-        if (!waiter || pdu.itt !== waiter.itt) throw unexpected(pdu);
+        if (!waiter || pdu.itt !== waiter.itt) throw unexpectedPdu(pdu);
         this.logoutWaiter = undefined;
         // §11.15.1: response 0 = closed successfully; others mean the target could not close it cleanly.
         if (pdu.response === 0) waiter.resolve();
@@ -764,7 +755,7 @@ export class SessionCore {
       case Opcode.Reject:
         return this.onReject(pdu);
       default:
-        throw unexpected(pdu);
+        throw unexpectedPdu(pdu);
     }
   }
 
@@ -781,7 +772,7 @@ export class SessionCore {
   private onNopIn(conn: Connected, pdu: NopIn): void {
     if (pdu.ttt === RESERVED_TAG) {
       // §11.19: the answer to our ping carries its ITT.
-      if (this.ping && pdu.itt === this.ping.itt) this.ping = undefined;
+      this.keepAlive.answered(pdu.itt);
       return;
     }
     // §11.19: a target ping; answer with a NOP-Out echoing its TTT, LUN and ping data, ITT reserved, immediate.
@@ -801,7 +792,7 @@ export class SessionCore {
 
   private onTaskMgmtResponse(pdu: TaskMgmtResponse): void {
     const tmf = this.tmfs.get(pdu.itt);
-    if (!tmf) throw unexpected(pdu);
+    if (!tmf) throw unexpectedPdu(pdu);
     this.tmfs.delete(pdu.itt);
     const complete = pdu.response === TmfResponse.FunctionComplete;
     if (tmf.fn === TmfFunction.AbortTask) {
@@ -809,7 +800,7 @@ export class SessionCore {
       const entry = this.commands.get(tmf.referencedTaskTag);
       if (entry) {
         const gone = complete || pdu.response === TmfResponse.TaskDoesNotExist;
-        this.failCommand(tmf.referencedTaskTag, entry, this.abortedError(entry, gone ? 'ABORT TASK' : `ABORT TASK refused: ${tmfResponseName(pdu.response)}`));
+        this.failCommand(tmf.referencedTaskTag, entry, abortedError(entry.request.cdb[0] ?? 0, entry.timedOut, this.commandTimeoutMs, gone ? 'ABORT TASK' : `ABORT TASK refused: ${tmfResponseName(pdu.response)}`));
         // A refused abort leaves the task alive at the target: its tag must not name a new command, and whatever
         // the target still sends for it is dropped.
         if (!gone) this.zombies.add(tmf.referencedTaskTag);
@@ -825,7 +816,7 @@ export class SessionCore {
 
   private onTextResponse(pdu: TextResponse): void {
     const text = this.text;
-    if (!text || pdu.itt !== text.itt) throw unexpected(pdu);
+    if (!text || pdu.itt !== text.itt) throw unexpectedPdu(pdu);
     const pairs = text.assembler.push(pdu.data, pdu.continue || !pdu.final);
     if (pairs === undefined) {
       this.sendText(text.itt, pdu.ttt, Buffer.alloc(0));
@@ -930,7 +921,7 @@ export class SessionCore {
       tmf.reject(error);
       const aborted = tmf.fn === TmfFunction.AbortTask ? this.commands.get(tmf.referencedTaskTag) : undefined;
       if (aborted) {
-        this.failCommand(tmf.referencedTaskTag, aborted, this.abortedError(aborted, 'ABORT TASK rejected'));
+        this.failCommand(tmf.referencedTaskTag, aborted, abortedError(aborted.request.cdb[0] ?? 0, aborted.timedOut, this.commandTimeoutMs, 'ABORT TASK rejected'));
         this.zombies.add(tmf.referencedTaskTag);
       }
     }
@@ -944,7 +935,7 @@ export class SessionCore {
       if (pdu.opcode === Opcode.ScsiResponse || (pdu.opcode === Opcode.DataIn && pdu.statusPresent)) this.zombies.delete(itt);
       return undefined;
     }
-    throw unexpected(pdu);
+    throw unexpectedPdu(pdu);
   }
 
   private finishCommand(itt: number, entry: CommandEntry, result: ScsiResult): void {
@@ -988,7 +979,7 @@ export class SessionCore {
     for (;;) {
       const itt = this.nextItt;
       this.nextItt = this.nextItt >= 0xfffffffe ? 1 : this.nextItt + 1;
-      if (!this.commands.has(itt) && !this.tmfs.has(itt) && !this.zombies.has(itt) && this.ping?.itt !== itt) return itt;
+      if (!this.commands.has(itt) && !this.tmfs.has(itt) && !this.zombies.has(itt) && this.keepAlive.pingItt !== itt) return itt;
     }
   }
 
@@ -997,44 +988,9 @@ export class SessionCore {
     this.reason = reason;
     this.emit({ type: 'state', state, reason, error });
   }
-
-  private abortedError(entry: CommandEntry, how: string): IscsiError {
-    const op = hex2(entry.request.cdb[0] ?? 0);
-    if (entry.timedOut) {
-      return new TransportError('ISCSI_COMMAND_TIMEOUT', `SCSI command 0x${op} timed out after ${this.commandTimeoutMs} ms and was aborted (${how})`);
-    }
-    return new ScsiError('ISCSI_TASK_ABORTED', `SCSI command 0x${op} was aborted (${how})`);
-  }
-
-  private replacementError(): IscsiError {
-    const ms = this.replacementTimeoutMs;
-    return new TransportError(
-      'ISCSI_REPLACEMENT_TIMEOUT',
-      ms === 0 ? 'connection to the target lost (replacement_timeout is 0: commands fail at once)' : `target unreachable for ${ms / 1000} s (replacement_timeout)`,
-      { hint: 'the session keeps trying to reconnect; check the network and the target' },
-    );
-  }
-
-  private noProgressError(): IscsiError {
-    const n = this.progress.reloginsWithoutProgress;
-    return new TransportError(
-      'ISCSI_RECOVERY_NO_PROGRESS',
-      `the target accepted ${n} logins in a row but dropped the connection each time before any command completed`,
-      { hint: 'the target fails on these commands; check its logs (the session keeps trying to reconnect)' },
-    );
-  }
 }
 
 /** SendTargets answers repeat TargetAddress under each TargetName (§13.3, Appendix C); everything else is unique. */
 function checkDuplicatesExceptMulti(pairs: readonly TextPair[]): void {
   checkDuplicates(pairs.filter(([k]) => k !== 'TargetName' && k !== 'TargetAddress'));
-}
-
-function unexpected(pdu: Pdu): ProtocolError {
-  const itt = 'itt' in pdu ? ` for ITT 0x${pdu.itt.toString(16)}` : '';
-  return new ProtocolError('ISCSI_PDU_UNEXPECTED', `unexpected PDU opcode 0x${pdu.opcode.toString(16)}${itt}`);
-}
-
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, '0');
 }
