@@ -188,8 +188,11 @@ export class IscsiSession implements ScsiCommandPath {
    * surfaced and retried, and BUSY / TASK SET FULL are retried with backoff (see executeWithRetries).
    */
   command(request: ScsiRequest): Promise<ScsiResult> {
-    return executeWithRetries((r) => this.core.execute(r), request, this.retryHooks);
+    return executeWithRetries(this.executeOnce, request, this.retryHooks);
   }
+
+  /** One closure for every command() (none per call on the hot path). */
+  private readonly executeOnce = (request: ScsiRequest): Promise<ScsiResult> => this.core.execute(request);
 
   /** Where the task the caller tagged `tag` is: queued, in flight, aborting, or done. */
   taskState(tag: number): TaskState {
@@ -229,8 +232,8 @@ export class IscsiSession implements ScsiCommandPath {
 
   /**
    * Logs out (or, while recovering, stops trying): what is outstanding may finish first (bounded by the logout
-   * timeout; not with reconnect: false), then Logout with reason "close the session" (§11.14); commands still pending fail with
-   * ISCSI_SESSION_CLOSED.
+   * timeout; not with reconnect: false), then Logout with reason "close the session" (§11.14); commands still
+   * pending fail with ISCSI_SESSION_CLOSED.
    */
   async logout(): Promise<void> {
     if (this.core.isClosed) return;
@@ -280,7 +283,9 @@ export class IscsiSession implements ScsiCommandPath {
       maxRecvDataSegmentLength: p.maxRecvDataSegmentLength,
       placeData: (itt, offset, length) => core.placement(itt, offset, length),
     });
+    // Digests first (what the core re-issues is encoded with them), then the core, then what the target sent already.
     core.attach(connection, loggedIn.result, Date.now());
+    connection.resume();
   }
 
   private lost(connection: IscsiConnection, error: IscsiError | undefined): void {
