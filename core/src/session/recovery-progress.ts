@@ -53,19 +53,20 @@ export class RecoveryProgress {
   }
 
   /**
-   * The connection is gone. If it was a re-login and, with commands outstanding, none completed on it, that
-   * re-login made no progress; returns true once that has happened more often in a row than the bound allows.
+   * The connection is gone. 'progress': a command completed on it. 'none': nothing did, but the connection was the
+   * first, or idle. 'no-progress': a re-login with commands outstanding in which none completed. 'give-up': that has
+   * now happened more often in a row than the bound allows.
    */
-  lost(completed: number, outstanding: number): boolean {
-    const noProgress = this.relogin && outstanding > 0 && completed === this.completedAtLogin;
-    if (!noProgress) {
+  lost(completed: number, outstanding: number): 'progress' | 'none' | 'no-progress' | 'give-up' {
+    const progressed = completed !== this.completedAtLogin;
+    if (progressed || !this.relogin || outstanding === 0) {
       this.withoutProgress = 0;
       this.backoff.reset();
-      return false;
+      return progressed ? 'progress' : 'none';
     }
     this.withoutProgress++;
     const max = this.options.maxReloginsWithoutProgress;
-    return max >= 0 && this.withoutProgress > max;
+    return max >= 0 && this.withoutProgress > max ? 'give-up' : 'no-progress';
   }
 
   /** The waiting commands were failed for want of progress: the next ones get a fresh count. */

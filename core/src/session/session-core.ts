@@ -310,16 +310,20 @@ export class SessionCore {
     const draining = this.drain;
     this.drain = undefined;
     for (const waiter of draining?.waiters ?? []) waiter.resolve();
+    // replacement_timeout runs from a command's first loss; only a connection on which commands completed (progress)
+    // gives the commands still waiting a fresh one.
+    const outcome = this.progress.lost(this.counters.commands, this.commands.size + this.queue.length);
+    const fresh = outcome === 'progress';
     const returning: CommandEntry[] = [];
     for (const entry of this.commands.values()) {
       entry.task = undefined;
       entry.aborting = false;
       entry.timedOut = false;
-      entry.lostAt = Math.min(entry.lostAt, now);
+      entry.lostAt = fresh ? now : Math.min(entry.lostAt, now);
       returning.push(entry);
     }
     this.commands.clear();
-    for (const entry of this.queue) entry.lostAt = Math.min(entry.lostAt, now);
+    for (const entry of this.queue) entry.lostAt = fresh ? now : Math.min(entry.lostAt, now);
     if (!this.reconnect || this.terminal) {
       this.queue.merge(returning);
       this.end(error === undefined ? 'logged-out' : 'failed', error, failure);
@@ -327,11 +331,10 @@ export class SessionCore {
     }
     this.counters.connectionFailures++;
     if (failure.code === 'ISCSI_PDU_HEADER_DIGEST' || failure.code === 'ISCSI_PDU_DATA_DIGEST') this.counters.digestErrors++;
-    const gaveUp = this.progress.lost(this.counters.commands, returning.length + this.queue.length);
     this.queue.merge(returning);
     this.downSince = now;
     this.setState('recovering', `connection lost: ${failure.message}`, failure);
-    if (gaveUp) {
+    if (outcome === 'give-up') {
       const noProgress = noProgressError(this.progress.reloginsWithoutProgress);
       this.progress.gaveUp();
       this.counters.noProgressFailures++;

@@ -361,6 +361,25 @@ describe('recovery must make progress (issue 9: a target that resets on the firs
   });
 });
 
+describe('replacement_timeout after progress', () => {
+  it('a connection on which commands completed gives the commands still waiting a fresh replacement_timeout', async () => {
+    const s = new Scene({ replacementTimeoutMs: 10_000, maxReloginsWithoutProgress: -1 });
+    s.connect();
+    const slow = s.core.execute({ lun: 0, cdb: read10(1) });
+    s.lose(lost()); // t = 0: the slow command's clock starts
+    s.advance(6000);
+    const c = s.connect();
+    const quick = s.core.execute({ lun: 0, cdb: read10(2) });
+    c.respond(c.commands()[1]!); // progress on this connection
+    expect((await outcome(quick)).state).toBe('resolved');
+    s.lose(lost()); // t = 6000: progress was made, so the slow command waits another 10 s from here
+    s.advance(9999);
+    expect((await outcome(slow)).state).toBe('pending');
+    s.advance(1);
+    expect(await outcome(slow)).toMatchObject({ state: 'rejected', error: { code: 'ISCSI_REPLACEMENT_TIMEOUT' } });
+  });
+});
+
 describe('text exchange (§11.10, §11.11)', () => {
   it('a response with C=1 is answered by an empty Text Request carrying its TTT until the final one; the parts join', async () => {
     const s = new Scene();
