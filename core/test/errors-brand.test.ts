@@ -31,7 +31,7 @@ describe('IscsiError brand across two copies of core/src/errors.ts', () => {
     expect(e instanceof two.LoginError).toBe(false);
     expect(new Error('x') instanceof two.IscsiError).toBe(false);
     expect(Object.assign(new Error('x'), { code: 'ISCSI_TIMEOUT' }) instanceof two.IscsiError).toBe(false);
-    expect(null instanceof two.IscsiError).toBe(false);
+    expect((null as unknown as object) instanceof two.IscsiError).toBe(false);
   });
 
   it('within one copy instanceof is unchanged', async () => {

@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 async function scene(extra: Partial<SessionOptions> = {}) {
-  const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }] }] });
+  const target = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }] }] });
   open.push(target);
   const session = await IscsiSession.open({
     portal: target.portal,
@@ -148,7 +148,7 @@ describe('target-driven events', BOUND, () => {
 
   it('a redirect on re-login (§11.13.5 0x0101): followed to the other portal, same target name', async () => {
     const s = await scene();
-    const other = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }] }] });
+    const other = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }] }] });
     open.push(other);
     s.target.misbehave({ kind: 'redirect', to: other.portal });
     s.target.misbehave({ kind: 'drop', rst: true, on: 'now' });
@@ -159,7 +159,7 @@ describe('target-driven events', BOUND, () => {
   });
 
   it('a secret changed on the target: the re-login fails with 0x0201 and the session stops (no endless relogin loop)', async () => {
-    const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }], chap: { incoming: { user: 'u', secret: 'first-secret-1' } } }] });
+    const target = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }], chap: { incoming: { user: 'u', secret: 'first-secret-1' } } }] });
     open.push(target);
     const session = await IscsiSession.open({
       portal: target.portal,
@@ -196,7 +196,7 @@ describe('recovery without progress ends (issue 9: "a target that accepts every 
   });
 
   it('`lun capacity --replacement-timeout 10` against it exits 8 (timed out) with the reason, after a handful of logins', async () => {
-    const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }] }] });
+    const target = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }] }] });
     open.push(target);
     target.misbehave(RESET_EVERY_COMMAND);
     const run = await runCli(['lun', 'capacity', `iscsi://${target.host}:${target.port}/${target.targetName}/0`, '--replacement-timeout', '10', '--noop-interval', '0']);
