@@ -120,6 +120,8 @@ interface Connected {
  */
 export class SessionCore {
   private conn: Connected | undefined;
+  /** The last connection's numbers stay visible while the session recovers. */
+  private lastConn: Connected | undefined;
   private nextItt = 1;
   private nextSeq = 0;
   /** Commands on the wire, by ITT. */
@@ -227,9 +229,9 @@ export class SessionCore {
     return this.progress.reloginsWithoutProgress;
   }
 
-  /** Numbers for a session view: the command window and status numbering (zeros while there is no connection). */
+  /** Numbers for a session view: the command window and status numbering (the last connection's while recovering). */
   get numbering(): { cmdSN: number; expCmdSN: number; maxCmdSN: number; expStatSN: number } {
-    const c = this.conn;
+    const c = this.conn ?? this.lastConn;
     if (!c) return { cmdSN: 0, expCmdSN: 0, maxCmdSN: 0, expStatSN: 0 };
     return { cmdSN: c.window.cmdSN, expCmdSN: c.window.expCmdSN, maxCmdSN: c.window.maxCmdSN, expStatSN: c.expStatSN };
   }
@@ -266,6 +268,7 @@ export class SessionCore {
       login,
       expStatSN: login.expStatSN,
     };
+    this.lastConn = this.conn;
     this.keepAlive.reset(now);
     this.failFast = false;
     const recovered = this.everConnected;
