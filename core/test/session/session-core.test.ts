@@ -401,6 +401,26 @@ describe('text exchange (§11.10, §11.11)', () => {
   });
 });
 
+describe('R2T and Data-Out scheduling (§11.8, §13.11 ImmediateData, §13.12 MaxRecvDataSegmentLength)', () => {
+  it('immediate data up to the target\'s segment length, then each R2T answered by Data-Outs carrying its TTT, DataSN from 0', async () => {
+    const s = new Scene();
+    const c = s.connect({ parameters: { immediateData: true, initialR2T: true, maxXmitDataSegmentLength: 8192 } });
+    const data = Buffer.alloc(20_000, 7);
+    const write = s.core.execute({ lun: 0, cdb: Buffer.from([0x2a, 0, 0, 0, 0, 0, 0, 0, 40, 0]), writeData: data });
+    const command = c.commands()[0]!;
+    expect(command.data.length).toBe(8192);
+    c.r2t(command, 8192, 20_000 - 8192, 0, 0xabc);
+    const out = c.sent.filter((p): p is DataOut => p.opcode === Opcode.DataOut);
+    expect(out.map((d) => [d.ttt, d.dataSN, d.bufferOffset, d.data.length, d.final])).toEqual([
+      [0xabc, 0, 8192, 8192, false],
+      [0xabc, 1, 16384, 20_000 - 16384, true],
+    ]);
+    c.respond(command);
+    expect((await outcome(write)).state).toBe('resolved');
+    expect(s.core.counters.bytesWritten).toBe(20_000);
+  });
+});
+
 describe('Reject routing (§11.17.1)', () => {
   it('a rejected Data-Out does not end its task: the target answers the command, which completes', async () => {
     const s = new Scene();
@@ -451,6 +471,18 @@ describe('async events (§11.9.1)', () => {
     expect(next.commands().map(lbaOf)).toEqual([2]);
     next.respond(next.commands()[0]!);
     expect((await outcome(later)).state).toBe('resolved');
+  });
+
+  it('AsyncEvent 1 "logout within Parameter3 seconds": a command that never answers does not hold the Logout Request past the deadline', () => {
+    const s = new Scene({ commandTimeoutMs: 0 });
+    const c = s.connect();
+    void s.core.execute({ lun: 0, cdb: read10(1) });
+    c.asyncEvent(1, 0, 2);
+    const isLogout = () => c.sent.some((p) => p.opcode === Opcode.LogoutRequest);
+    s.advance(1499); // half a second of margin before the target's 2 s
+    expect(isLogout()).toBe(false);
+    s.advance(1);
+    expect(isLogout()).toBe(true);
   });
 
   it('AsyncEvent 2 (connection will drop) carries Time2Wait: the next reconnect waits at least that long', () => {
