@@ -355,7 +355,7 @@ export class SessionCore {
     return this.progress.nextDelay();
   }
 
-  /** Reconnect attempt `attempt` is under way. */
+  /** A reconnect attempt (a login) is under way. */
   loggingIn(): void {
     if (!this.terminal) this.setState('logging-in', `reconnect attempt ${this.progress.attempts}`);
   }
