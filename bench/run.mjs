@@ -205,6 +205,8 @@ async function measure(ctx, side, shape, lunInfo) {
     const warnings = [];
     if (failure !== undefined) warnings.push(failure);
     if (json.errors > 0) warnings.push(`${json.errors} commands failed`);
+    // A reconnect costs no error but sets the tail latency: say so next to the numbers.
+    if (json.recovery?.reconnects > 0) warnings.push(`${json.recovery.reconnects} reconnects, ${(json.recovery.recoveryMs / 1000).toFixed(2)} s without a connection`);
     if (json.verify !== null && typeof json.verify === 'object' && json.verify.mismatches > 0) {
       warnings.push(`verify: ${json.verify.mismatches} mismatches`);
     }

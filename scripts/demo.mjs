@@ -13,7 +13,7 @@ import {
   loginAuthFrom,
   parseIscsiUrl,
   readCdb,
-  RecoveringSession,
+  IscsiSession,
   redactUrl,
 } from '@iscsi-initiator/core';
 import { TestTarget } from '@iscsi-initiator/test';
@@ -71,7 +71,7 @@ try {
 
   step('Session view');
   const env = credentialsFromEnv();
-  const session = await RecoveringSession.open({
+  const session = await IscsiSession.open({
     portal: parsed.portal,
     targetName: parsed.targetName,
     initiatorName: process.env.ISCSI_INITIATOR_NAME ?? generateInitiatorName(),
@@ -79,7 +79,7 @@ try {
   });
   try {
     const first = await session.command({ lun: parsed.lun, cdb: readCdb({ lba: 0, blocks: 8 }), readLength: 4096 });
-    const numbering = session.session.numbering;
+    const numbering = session.numbering;
     console.log(`Target: ${parsed.targetName}`);
     console.log(`  Portal: ${formatPortal(session.portal)}  TSIH: ${session.tsih}  State: ${session.state}  Authentication: ${session.login.authenticated}`);
     console.log(`  CmdSN: ${numbering.cmdSN}  ExpCmdSN: ${numbering.expCmdSN}  MaxCmdSN: ${numbering.maxCmdSN}  ExpStatSN: ${numbering.expStatSN}`);

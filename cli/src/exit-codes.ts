@@ -1,4 +1,4 @@
-import type { IscsiErrorCode } from '@iscsi-initiator/core/rpc';
+import { isTimeoutCode, type IscsiErrorCode } from '@iscsi-initiator/core/rpc';
 
 /**
  * open-iscsi's exit codes (its include/iscsi_err.h), reused so scripts written for Linux keep working. Listed in
@@ -32,7 +32,8 @@ export function exitCodeFor(code: IscsiErrorCode | undefined): number {
   if (code === 'ISCSI_SESSION_EXISTS') return ExitCode.SessionExists;
   if (code === 'ISCSI_NODE_NOT_FOUND' || code === 'ISCSI_SECRET_NOT_FOUND') return ExitCode.NoObjectsFound;
   if (code === 'ISCSI_LOGIN_AUTH_FAILED' || code === 'ISCSI_LOGIN_AUTHORIZATION_FAILED' || code.startsWith('ISCSI_CHAP_')) return ExitCode.AuthFailed;
-  if (code === 'ISCSI_TIMEOUT') return ExitCode.TransportTimeout;
+  // Every timeout kind (connect, login, NOP, command, task management, replacement, recovery without progress).
+  if (isTimeoutCode(code)) return ExitCode.TransportTimeout;
   if (code === 'ISCSI_LOGIN_SERVICE_UNAVAILABLE' || code === 'ISCSI_LOGIN_OUT_OF_RESOURCES' || code === 'ISCSI_LOGIN_TARGET_ERROR') return ExitCode.Login;
   if (code.startsWith('ISCSI_LOGIN_')) return ExitCode.FatalLogin;
   if (code === 'ISCSI_BAD_URL' || code === 'ISCSI_BAD_ARGUMENT') return ExitCode.InvalidArgument;

@@ -8,9 +8,8 @@ import {
   DEFAULT_TIMEOUTS,
   loginAuthFrom,
   parseIscsiUrl,
-  RecoveringSession,
+  IscsiSession,
   type IscsiUrl,
-  type RecoveringSessionOptions,
   type ScsiCommandPath,
   type SessionOptions,
 } from '@iscsi-initiator/core';
@@ -85,11 +84,11 @@ export async function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessi
 export async function withLun<T>(
   urlText: string,
   flags: DirectFlags,
-  fn: (session: RecoveringSession, lun: number) => Promise<T>,
-  extra: Partial<RecoveringSessionOptions> = {},
+  fn: (session: IscsiSession, lun: number) => Promise<T>,
+  extra: Partial<SessionOptions> = {},
 ): Promise<T> {
   const url = parseIscsiUrl(urlText, { requireLun: true });
-  const session = await RecoveringSession.open({ ...(await sessionOptionsFor(url, flags)), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
+  const session = await IscsiSession.open({ ...(await sessionOptionsFor(url, flags)), replacementTimeoutMs: flags['replacement-timeout'] * 1000, ...extra });
   try {
     return await fn(session, url.lun!);
   } finally {

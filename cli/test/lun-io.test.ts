@@ -170,7 +170,7 @@ describe('iscsiadm lun bench', () => {
     expect(Object.keys(r)).toEqual(['rw', 'bs', 'qd', 'seconds', 'ios', 'bytes', 'iops', 'mibps', 'latencyUs', 'errors', 'verify', 'recovery']);
     expect(r).toMatchObject({ rw: 'randrw', bs: 4096, qd: 8, errors: 0, verify: { mismatches: 0, firstMismatch: null } });
     // No connection trouble here: recovery counters stay at zero.
-    expect(r.recovery).toEqual({ reconnects: 0, retriedCommands: 0, connectionFailures: 0 });
+    expect(r.recovery).toEqual({ reconnects: 0, retriedCommands: 0, connectionFailures: 0, recoveryMs: 0 });
     expect(r.seconds).toBeGreaterThanOrEqual(2);
     expect(r.ios).toBeGreaterThan(0);
     expect(r.bytes).toBe(r.ios * 4096);

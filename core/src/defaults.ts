@@ -35,5 +35,15 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
   rpcConnectMs: 5_000,
 });
 
+/**
+ * Recovery must make progress or give up: after this many re-logins in a row in which no command completed (the target
+ * accepts the login, then drops the connection on the first command), the waiting commands fail with
+ * ISCSI_RECOVERY_NO_PROGRESS instead of looping until replacement_timeout — which each such login would restart.
+ */
+export const DEFAULT_MAX_RELOGINS_WITHOUT_PROGRESS = 5;
+
+/** BUSY / TASK SET FULL retries of a command (exponential backoff from 5 ms to 1 s). */
+export const DEFAULT_BUSY_RETRIES = 10;
+
 /** iscsid's socket (docs/security.md): the same path on macOS and Linux. */
 export const DEFAULT_SOCKET_PATH = '/var/run/iscsid.sock';

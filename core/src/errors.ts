@@ -50,7 +50,15 @@ export type IscsiErrorCode =
   | 'ISCSI_CONNECTION_CLOSED'
   | 'ISCSI_CONNECTION_FAILED'
   | 'ISCSI_HOST_NOT_FOUND'
+  /** Connecting (TCP) took too long; every other timeout has its own code below. */
   | 'ISCSI_TIMEOUT'
+  | 'ISCSI_LOGIN_TIMEOUT'
+  | 'ISCSI_LOGOUT_TIMEOUT'
+  | 'ISCSI_NOP_TIMEOUT'
+  | 'ISCSI_COMMAND_TIMEOUT'
+  | 'ISCSI_TMF_TIMEOUT'
+  | 'ISCSI_REPLACEMENT_TIMEOUT'
+  | 'ISCSI_RECOVERY_NO_PROGRESS'
   | 'ISCSI_SESSION_CLOSED'
   | 'ISCSI_LOGOUT_FAILED'
   | 'ISCSI_REJECT'
@@ -80,6 +88,28 @@ export interface IscsiErrorOptions {
   hint?: string;
 }
 
+/** Every timeout code: the CLI maps them all to one exit code (8), the reconnect policy counts them. */
+export const TIMEOUT_CODES: ReadonlySet<IscsiErrorCode> = new Set<IscsiErrorCode>([
+  'ISCSI_TIMEOUT',
+  'ISCSI_LOGIN_TIMEOUT',
+  'ISCSI_LOGOUT_TIMEOUT',
+  'ISCSI_NOP_TIMEOUT',
+  'ISCSI_COMMAND_TIMEOUT',
+  'ISCSI_TMF_TIMEOUT',
+  'ISCSI_REPLACEMENT_TIMEOUT',
+  'ISCSI_RECOVERY_NO_PROGRESS',
+]);
+
+export function isTimeoutCode(code: IscsiErrorCode | undefined): boolean {
+  return code !== undefined && TIMEOUT_CODES.has(code);
+}
+
+/**
+ * A process-wide brand: two copies of this module (a bundle and a dependency, two versions) share it, so
+ * `instanceof IscsiError` holds for an error made by either copy (undici brands its errors the same way).
+ */
+const BRAND = Symbol.for('iscsi-initiator.IscsiError');
+
 export class IscsiError extends Error {
   readonly code: IscsiErrorCode;
   readonly hint: string | undefined;
@@ -89,6 +119,22 @@ export class IscsiError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.hint = options.hint;
+  }
+
+  /** The brand, not the prototype chain, decides for the base class; a subclass also needs its own name to match. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true) return false;
+    if (this === IscsiError) return true;
+    // Same copy: the prototype chain answers. Another copy: the class name along the chain does.
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    for (let p = Object.getPrototypeOf(value); p !== null; p = Object.getPrototypeOf(p)) {
+      if (p.constructor?.name === this.name) return true;
+    }
+    return false;
+  }
+
+  get [BRAND](): true {
+    return true;
   }
 
   /** A plain object with the code and facts, safe to put on the wire (the RPC) — never contains secrets. */

@@ -22,6 +22,7 @@ function open(port: number, extra: Record<string, unknown> = {}) {
     initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:misbehaving',
     targetName: 'iqn.2026-11.test:bad',
     loginTimeoutMs: 2_000,
+    reconnect: false, // one connection's behaviour: its loss ends the session
     ...extra,
   });
 }
@@ -64,9 +65,9 @@ describe('malformed PDUs during login end the connection with a typed error (RFC
     await expect(open(port)).rejects.toMatchObject({ code: 'ISCSI_NEGOTIATION_BAD_VALUE' });
   });
 
-  it('a target that never answers the login → ISCSI_TIMEOUT after login_timeout', async () => {
+  it('a target that never answers the login → ISCSI_LOGIN_TIMEOUT after login_timeout', async () => {
     const port = await scriptedTarget(() => {});
-    await expect(open(port, { loginTimeoutMs: 300 })).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT' });
+    await expect(open(port, { loginTimeoutMs: 300 })).rejects.toMatchObject({ code: 'ISCSI_LOGIN_TIMEOUT' });
   });
 
   it('random bytes from the target, 40 times: always a typed error, never a crash or hang', async () => {

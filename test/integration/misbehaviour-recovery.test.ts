@@ -3,12 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_MAX_RELOGINS_WITHOUT_PROGRESS,
   readCdb,
-  RecoveringSession,
+  IscsiSession,
   writeCdb,
-  type RecoveringSessionEvent,
-  type RecoveringSessionOptions,
+  type SessionEvent,
+  type SessionOptions,
 } from '../../core/src/index.js';
+import { runCli } from '../../cli/test/run-cli.js';
 import { TestTarget, type Misbehaviour } from '../src/test-target/index.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -16,10 +18,10 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function scene(extra: Partial<RecoveringSessionOptions> = {}) {
-  const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }] }] });
+async function scene(extra: Partial<SessionOptions> = {}) {
+  const target = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }] }] });
   open.push(target);
-  const session = await RecoveringSession.open({
+  const session = await IscsiSession.open({
     portal: target.portal,
     initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:misbehaviour',
     targetName: target.targetName,
@@ -30,7 +32,7 @@ async function scene(extra: Partial<RecoveringSessionOptions> = {}) {
     ...extra,
   });
   open.push({ close: () => session.logout().catch(() => {}) });
-  const events: RecoveringSessionEvent[] = [];
+  const events: SessionEvent[] = [];
   session.on((e) => events.push(e));
   // A known pattern on the first 64 KiB, so every read below can be checked.
   const pattern = randomBytes(65536);
@@ -41,12 +43,15 @@ async function scene(extra: Partial<RecoveringSessionOptions> = {}) {
 
 const BOUND = { timeout: 10_000 };
 
-/** Polls a condition on our side (the target's waitUntil only re-checks on target events). */
-function eventually(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const poll = () => (predicate() ? resolve() : Date.now() > deadline ? reject(new Error('condition not met in time')) : setTimeout(poll, 10));
-    poll();
+/** Resolves once `predicate` holds, checked now and after each session event (no polling; the test's bound applies). */
+function until(session: IscsiSession, predicate: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (predicate()) return resolve();
+    const off = session.on(() => {
+      if (!predicate()) return;
+      off();
+      resolve();
+    });
   });
 }
 
@@ -76,7 +81,7 @@ describe('an async "dropping this connection" message (§11.9.1 event 2)', BOUND
   it('the session reconnects after Time2Wait and I/O goes on', async () => {
     const s = await scene();
     s.target.misbehave({ kind: 'async-drop', time2Wait: 0 });
-    await eventually(() => s.session.counters.reconnects === 1 && s.session.state === 'logged-in');
+    await until(s.session, () => s.session.counters.reconnects === 1 && s.session.state === 'logged-in');
     expect(s.events.some((e) => e.type === 'connection-drop')).toBe(true);
     expect((await s.read()).data.equals(s.pattern)).toBe(true);
   });
@@ -91,10 +96,10 @@ describe('command-level faults: that command fails cleanly or is retried; the se
     expect(s.session.counters.connectionFailures).toBe(0);
   });
 
-  it('a stalled command: aborted after the command timeout, ISCSI_TIMEOUT, the next command fine', async () => {
+  it('a stalled command: aborted after the command timeout, ISCSI_COMMAND_TIMEOUT, the next command fine', async () => {
     const s = await scene({ commandTimeoutMs: 300 });
     s.target.misbehave({ kind: 'stall' });
-    await expect(s.read()).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT', message: expect.stringMatching(/aborted/) });
+    await expect(s.read()).rejects.toMatchObject({ code: 'ISCSI_COMMAND_TIMEOUT', message: expect.stringMatching(/aborted/) });
     expect(s.target.stats.taskManagement[1]).toBeGreaterThanOrEqual(1); // function 1: ABORT TASK (§11.5.1)
     expect((await s.read()).data.equals(s.pattern)).toBe(true);
   });
@@ -126,7 +131,7 @@ describe('target-driven events', BOUND, () => {
   it('NOP-In pings expecting answers (§11.19): answered, so the target never drops us', async () => {
     const s = await scene();
     const pings = s.target.misbehave({ kind: 'nop-ping', intervalMs: 100, missLimit: 2, persistent: true });
-    await eventually(() => s.target.stats.nopPings.answered >= 5);
+    await s.target.waitUntil((stats) => stats.nopPings.answered >= 5);
     pings.cancel();
     expect(s.session.counters.connectionFailures).toBe(0);
     expect((await s.read()).data.equals(s.pattern)).toBe(true);
@@ -135,27 +140,28 @@ describe('target-driven events', BOUND, () => {
   it('an async logout request (§11.9.1 event 1): logged out within the time, logged in again, I/O goes on', async () => {
     const s = await scene();
     s.target.misbehave({ kind: 'async-logout', seconds: 2 });
-    await eventually(() => s.target.stats.logouts >= 1 && s.session.state === 'logged-in');
+    await s.target.waitUntil((stats) => stats.logouts >= 1);
+    await until(s.session, () => s.session.state === 'logged-in' && s.session.counters.reconnects === 1);
     expect((await s.read()).data.equals(s.pattern)).toBe(true);
     expect(s.session.counters.reconnects).toBe(1);
   });
 
   it('a redirect on re-login (§11.13.5 0x0101): followed to the other portal, same target name', async () => {
     const s = await scene();
-    const other = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }] }] });
+    const other = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }] }] });
     open.push(other);
     s.target.misbehave({ kind: 'redirect', to: other.portal });
     s.target.misbehave({ kind: 'drop', rst: true, on: 'now' });
-    await eventually(() => s.session.state === 'logged-in' && s.session.counters.reconnects === 1);
+    await until(s.session, () => s.session.state === 'logged-in' && s.session.counters.reconnects === 1);
     expect(s.session.portal).toEqual({ host: other.host, port: other.port });
     // The other target has its own (blank) disk: the read works, with its data.
     expect((await s.read()).data.length).toBe(65536);
   });
 
   it('a secret changed on the target: the re-login fails with 0x0201 and the session stops (no endless relogin loop)', async () => {
-    const target = await TestTarget.start({ targets: [{ luns: [{ sizeBytes: 4 << 20 }], chap: { incoming: { user: 'u', secret: 'first-secret-1' } } }] });
+    const target = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }], chap: { incoming: { user: 'u', secret: 'first-secret-1' } } }] });
     open.push(target);
-    const session = await RecoveringSession.open({
+    const session = await IscsiSession.open({
       portal: target.portal,
       initiatorName: 'iqn.2026-11.io.github.iscsi-initiator:misbehaviour-chap',
       targetName: target.targetName,
@@ -167,10 +173,36 @@ describe('target-driven events', BOUND, () => {
     open.push({ close: () => session.logout().catch(() => {}) });
     target.misbehave({ kind: 'auth-change', secret: 'second-secret-2' });
     target.misbehave({ kind: 'drop', rst: true, on: 'now' });
-    await eventually(() => session.state === 'failed');
+    await until(session, () => session.state === 'failed');
     expect(session.stateReason).toMatch(/Authentication failure/);
-    const failures = target.stats.loginFailures.length;
-    await new Promise((r) => setTimeout(r, 500)); // five times the longest backoff: nothing more
-    expect(target.stats.loginFailures.length).toBe(failures);
+    // Failed is final: the session is closed (its reconnect loop and timer end with it) and says why to new commands.
+    expect(session.isClosed).toBe(true);
+    await expect(session.execute({ lun: 0, cdb: readCdb({ lba: 0, blocks: 1 }), readLength: 512 })).rejects.toMatchObject({ code: 'ISCSI_LOGIN_AUTH_FAILED' });
   });
+});
+
+describe('recovery without progress ends (issue 9: "a target that accepts every login, then resets the connection on the first command, every time")', BOUND, () => {
+  const RESET_EVERY_COMMAND: Misbehaviour = { kind: 'drop', rst: true, on: 'command', persistent: true };
+
+  it('the command fails with ISCSI_RECOVERY_NO_PROGRESS after maxReloginsWithoutProgress + 1 re-logins, long before replacement_timeout', async () => {
+    const s = await scene({ maxReloginsWithoutProgress: 3, replacementTimeoutMs: 600_000 });
+    s.target.misbehave(RESET_EVERY_COMMAND);
+    const logins = s.target.stats.logins;
+    await expect(s.read()).rejects.toMatchObject({ code: 'ISCSI_RECOVERY_NO_PROGRESS', hint: expect.any(String) });
+    // The first loss followed a completed write (progress); then 4 logins, each reset before any command completed.
+    expect(s.target.stats.logins - logins).toBe(4);
+    expect(s.session.counters.noProgressFailures).toBe(1);
+    expect(s.session.isClosed).toBe(false); // the session keeps trying; only the commands gave up
+  });
+
+  it('`lun capacity --replacement-timeout 10` against it exits 8 (timed out) with the reason, after a handful of logins', async () => {
+    const target = await TestTarget.start({ targets: [{ luns: [{ size: 4 << 20 }] }] });
+    open.push(target);
+    target.misbehave(RESET_EVERY_COMMAND);
+    const run = await runCli(['lun', 'capacity', `iscsi://${target.host}:${target.port}/${target.targetName}/0`, '--replacement-timeout', '10', '--noop-interval', '0']);
+    expect(run.code).toBe(8);
+    expect(run.stderr).toMatch(/dropped the connection each time before any command completed/);
+    // The default bound (core/src/defaults.ts): 5 re-logins without progress are allowed, the 6th gives up.
+    expect(target.stats.logins).toBe(1 + DEFAULT_MAX_RELOGINS_WITHOUT_PROGRESS + 1);
+  }, 25_000);
 });

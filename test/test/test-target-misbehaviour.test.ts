@@ -53,7 +53,7 @@ async function barrier(c: WireClient): Promise<void> {
 }
 
 function open(t: TestTarget, extra: Record<string, unknown> = {}): Promise<IscsiSession> {
-  return IscsiSession.open({ portal: t.portal, initiatorName: INITIATOR, targetName: t.targetName, loginTimeoutMs: 3_000, ...extra });
+  return IscsiSession.open({ portal: t.portal, initiatorName: INITIATOR, targetName: t.targetName, loginTimeoutMs: 3_000, reconnect: false, ...extra });
 }
 
 describe("misbehaviour on the wire (TestTarget.misbehave)", () => {

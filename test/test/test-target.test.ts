@@ -50,7 +50,7 @@ afterAll(async () => {
 });
 
 function open(targetName: string, extra: Partial<SessionOptions> = {}): Promise<IscsiSession> {
-  return IscsiSession.open({ portal: target.portal, initiatorName: INITIATOR, targetName, loginTimeoutMs: 5_000, ...extra });
+  return IscsiSession.open({ portal: target.portal, initiatorName: INITIATOR, targetName, loginTimeoutMs: 5_000, reconnect: false, ...extra });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<IscsiError> {
@@ -293,7 +293,7 @@ describe('listening and cleaning up', () => {
 
   it('close() ends every connection and the listener, and may be called twice', async () => {
     const t = await TestTarget.start();
-    const session = await IscsiSession.open({ portal: t.portal, initiatorName: INITIATOR, targetName: t.targetName });
+    const session = await IscsiSession.open({ portal: t.portal, initiatorName: INITIATOR, targetName: t.targetName, reconnect: false });
     const closed = new Promise<void>((resolve) => session.on((e) => e.type === 'closed' && resolve()));
     t.misbehave({ kind: 'nop-ping', intervalMs: 10, persistent: true }); // a timer that close() must stop
     await Promise.all([t.close(), t.close()]);

@@ -209,7 +209,7 @@ export class NodeDatabase {
     return nodes.length - kept.length;
   }
 
-  /** What the node's settings mean for RecoveringSession.open (timeouts in ms, the operational proposal, CHAP). */
+  /** What the node's settings mean for IscsiSession.open (timeouts in ms, the operational proposal, CHAP). */
   sessionSettings(record: NodeRecord): NodeSessionSettings {
     if (record === null || typeof record !== 'object' || record.settings === null || typeof record.settings !== 'object') {
       throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'sessionSettings needs a node record');

@@ -21,7 +21,7 @@ export interface NodeKeyDefinition {
   readonly description: string;
 }
 
-/** What a node's settings mean for a session (the fields of RecoveringSessionOptions they feed). */
+/** What a node's settings mean for a session (the fields of SessionOptions they feed). */
 export interface NodeSessionSettings {
   proposal: OperationalProposal;
   /** Negative: wait forever (-1); 0: fail at once. */

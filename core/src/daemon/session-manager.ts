@@ -1,13 +1,12 @@
 import { ArgumentError, AuthError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
 import { formatIsid } from '../login/isid.js';
-import { RecoveringSession, type SessionState } from '../net/recovering-session.js';
+import { IscsiSession } from '../net/session.js';
 import { parsePortal } from '../portal.js';
-import { decodeReadCapacity16 } from '../scsi/capacity.js';
-import { inquiry, readCapacity16, reportLuns, synchronizeCache10 } from '../scsi/cdb.js';
-import { decodeStandardInquiry } from '../scsi/inquiry.js';
-import { decodeReportLuns } from '../scsi/report-luns.js';
-import { decodeUnitSerialNumber } from '../scsi/vpd.js';
+import { flushLun } from '../scsi/flush.js';
+import { scanLuns } from '../scsi/lun-scan.js';
+import { isReportedLunsChanged } from '../scsi/sense-codes.js';
+import type { SessionState } from '../session/session-events.js';
 import { describeParameters } from '../text/negotiation.js';
 import type { NodeDatabase, NodeRecord } from './node-db.js';
 import { findSecret, type SecretStore } from './secrets.js';
@@ -18,10 +17,8 @@ export type { LunInfo, SessionDetails, SessionInfo, SessionStats };
 interface Managed {
   readonly sid: number;
   readonly node: NodeRecord;
-  readonly session: RecoveringSession;
+  readonly session: IscsiSession;
   luns: LunInfo[];
-  /** Counters of connection incarnations before the current one (IscsiSession counters restart on reconnect). */
-  carried: { commands: number; bytesRead: number; bytesWritten: number; seen: unknown };
 }
 
 export interface SessionManagerEvents {
@@ -72,7 +69,7 @@ export class SessionManager {
             chapAlgorithms: settings.chapAlgorithms,
           })
         : { method: 'None' as const };
-    const session = await RecoveringSession.open({
+    const session = await IscsiSession.open({
       portal: parsePortal(node.portal),
       initiatorName: this.db.initiator().name,
       initiatorAlias: this.db.initiator().alias,
@@ -87,14 +84,13 @@ export class SessionManager {
       connectTimeoutMs: settings.loginTimeoutMs,
     });
     const sid = this.nextSid++;
-    const managed: Managed = { sid, node, session, luns: [], carried: { commands: 0, bytesRead: 0, bytesWritten: 0, seen: session.session } };
+    const managed: Managed = { sid, node, session, luns: [] };
     this.sessions.set(sid, managed);
     session.on((event) => {
       if (event.type === 'state') {
-        if (event.state === 'logged-in') this.carryCounters(managed);
-        this.events.stateChanged({ sid, state: event.state, reason: event.reason });
-      } else if (event.type === 'scsi-event' && event.sense?.asc === 0x3f && event.sense.ascq === 0x0e) {
-        // REPORTED LUNS DATA HAS CHANGED (SPC-4): look again.
+        // The end of the session is announced by logout() itself, once it is out of the table.
+        if (event.state !== 'logged-out') this.events.stateChanged({ sid, state: event.state, reason: event.reason });
+      } else if (event.type === 'scsi-event' && isReportedLunsChanged(event.sense)) {
         void this.rescan(sid).catch(() => {});
       }
     });
@@ -107,9 +103,9 @@ export class SessionManager {
   async logout(sid: number): Promise<void> {
     const m = this.managed(sid);
     if (m.session.state === 'logged-in') {
-      for (const lun of m.luns) await m.session.command({ lun: lun.lun, cdb: synchronizeCache10({}) }).catch(() => {});
+      for (const lun of m.luns) await flushLun(m.session, lun.lun).catch(() => {});
     }
-    await m.session.logout();
+    await m.session.logout().catch(() => {});
     this.sessions.delete(sid);
     this.events.stateChanged({ sid, state: 'logged-out', reason: 'logged out' });
   }
@@ -131,18 +127,16 @@ export class SessionManager {
 
   stats(sid: number): SessionStats {
     const m = this.managed(sid);
-    this.carryCounters(m);
-    const c = m.session.session.counters;
-    const r = m.session.counters;
+    const c = m.session.counters;
     return {
       sid,
-      commands: m.carried.commands + c.commands,
-      bytesRead: m.carried.bytesRead + c.bytesRead,
-      bytesWritten: m.carried.bytesWritten + c.bytesWritten,
-      reconnects: r.reconnects,
-      retriedCommands: r.retriedCommands,
-      digestErrors: r.digestErrors,
-      timeouts: r.timeouts + c.timeouts,
+      commands: c.commands,
+      bytesRead: c.bytesRead,
+      bytesWritten: c.bytesWritten,
+      reconnects: c.reconnects,
+      retriedCommands: c.retriedCommands,
+      digestErrors: c.digestErrors,
+      timeouts: c.timeouts,
       at: new Date().toISOString(),
     };
   }
@@ -150,19 +144,7 @@ export class SessionManager {
   /** REPORT LUNS, then INQUIRY (+ serial) and READ CAPACITY 16 for each LUN (SPC-4, SBC-3). */
   async rescan(sid: number): Promise<LunInfo[]> {
     const m = this.managed(sid);
-    const s = m.session;
-    const report = await s.command({ lun: 0, cdb: reportLuns(4096), readLength: 4096 });
-    const luns: LunInfo[] = [];
-    for (const lun of decodeReportLuns(report.data)) {
-      const std = decodeStandardInquiry((await s.command({ lun, cdb: inquiry({ allocationLength: 96 }), readLength: 96 })).data);
-      if (std.peripheralQualifier !== 0 || std.peripheralDeviceType !== 0) continue; // only direct-access disks
-      const serial = await s
-        .command({ lun, cdb: inquiry({ evpd: true, page: 0x80, allocationLength: 255 }), readLength: 255 })
-        .then((r) => decodeUnitSerialNumber(r.data))
-        .catch(() => null);
-      const capacity = decodeReadCapacity16((await s.command({ lun, cdb: readCapacity16(32), readLength: 32 })).data);
-      luns.push({ lun, vendor: std.vendor, product: std.product, revision: std.revision, serial, sizeBytes: capacity.sizeBytes.toString(), blockLength: capacity.blockLength });
-    }
+    const luns: LunInfo[] = (await scanLuns(m.session)).map((l) => ({ ...l, sizeBytes: l.sizeBytes.toString() }));
     const changed = JSON.stringify(luns) !== JSON.stringify(m.luns);
     m.luns = luns;
     if (changed) this.events.lunsChanged({ sid, luns });
@@ -170,20 +152,8 @@ export class SessionManager {
   }
 
   /** The SCSI command path of a session: the seam where the macOS driver bridge attaches its task rings. */
-  session(sid: number): RecoveringSession {
+  session(sid: number): IscsiSession {
     return this.managed(sid).session;
-  }
-
-  private carryCounters(m: Managed): void {
-    const inner = m.session.session;
-    if (inner === m.carried.seen) return;
-    const old = m.carried.seen as { counters: { commands: number; bytesRead: number; bytesWritten: number } };
-    m.carried = {
-      commands: m.carried.commands + old.counters.commands,
-      bytesRead: m.carried.bytesRead + old.counters.bytesRead,
-      bytesWritten: m.carried.bytesWritten + old.counters.bytesWritten,
-      seen: inner,
-    };
   }
 
   private managed(sid: number): Managed {

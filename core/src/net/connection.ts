@@ -122,7 +122,13 @@ export class IscsiConnection {
     if (options.headerDigest !== undefined) this.digests.headerDigest = options.headerDigest;
     if (options.dataDigest !== undefined) this.digests.dataDigest = options.dataDigest;
     this.framer.configure(options);
-    // The framer holds back whatever followed the final Login Response until the new settings apply: frame it now.
+  }
+
+  /**
+   * The framer holds back whatever followed the final Login Response until the new settings apply: frame it now,
+   * once `configure` has run and the PDU handler is ready for it.
+   */
+  resume(): void {
     this.receive(Buffer.alloc(0));
   }
 

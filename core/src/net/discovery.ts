@@ -16,7 +16,7 @@ export type DiscoveryOptions = Omit<SessionOptions, 'sessionType' | 'targetName'
  * TargetName with the TargetAddress records that follow it, and logs out.
  */
 export async function discoverTargets(options: DiscoveryOptions): Promise<DiscoveredTarget[]> {
-  const session = await IscsiSession.open({ ...options, sessionType: 'Discovery' });
+  const session = await IscsiSession.open({ ...options, sessionType: 'Discovery', reconnect: false });
   try {
     const pairs = await session.textRequest([['SendTargets', 'All']]);
     return parseSendTargets(pairs, session.portal);

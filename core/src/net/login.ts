@@ -59,7 +59,7 @@ function loginOn(connection: IscsiConnection, machine: LoginStateMachine, timeou
       }
     };
     const timer = setTimeout(
-      () => finish(new TransportError('ISCSI_TIMEOUT', `login to ${formatPortal(connection.portal)} timed out after ${timeoutMs} ms`, { hint: 'the target accepted the connection but did not answer the login' })),
+      () => finish(new TransportError('ISCSI_LOGIN_TIMEOUT', `login to ${formatPortal(connection.portal)} timed out after ${timeoutMs} ms`, { hint: 'the target accepted the connection but did not answer the login' })),
       timeoutMs,
     );
     connection.onClose = (error) =>

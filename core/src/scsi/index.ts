@@ -7,3 +7,6 @@ export * from './report-luns.js';
 export * from './sense.js';
 export * from './status.js';
 export * from './vpd.js';
+export * from './commander.js';
+export * from './lun-scan.js';
+export * from './flush.js';

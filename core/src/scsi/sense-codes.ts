@@ -272,3 +272,8 @@ export function ascqName(asc: number, ascq: number): string | undefined {
   if (asc === 0x70) return `DECOMPRESSION EXCEPTION SHORT ALGORITHM ID OF ${nn}H`;
   return undefined;
 }
+
+/** REPORTED LUNS DATA HAS CHANGED (SPC-4 Annex D, 3Fh/0Eh): the target's LUN inventory changed; scan again. */
+export function isReportedLunsChanged(sense: { readonly asc: number; readonly ascq: number } | undefined): boolean {
+  return sense !== undefined && sense.asc === 0x3f && sense.ascq === 0x0e;
+}

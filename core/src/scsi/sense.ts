@@ -8,7 +8,7 @@ import { badData, hex2 } from './bytes.js';
 import { ascqName, SenseKey, senseKeyName } from './sense-codes.js';
 import { ScsiStatus } from './status.js';
 
-export { ascqName, SenseKey, senseKeyName } from './sense-codes.js';
+export { ascqName, isReportedLunsChanged, SenseKey, senseKeyName } from './sense-codes.js';
 
 /** SPC-4 §4.5.2.4.4: where in the CDB (or parameter list) the offending field is. */
 export interface SenseFieldPointer {

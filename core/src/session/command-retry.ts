@@ -4,7 +4,7 @@ import { ScsiStatus } from '../scsi/status.js';
 import type { Sense } from '../scsi/sense.js';
 import type { ScsiRequest, ScsiResult } from './scsi-task.js';
 
-/** What SCSI users need of a session: both IscsiSession and RecoveringSession provide it. */
+/** What SCSI users need of a session (IscsiSession provides it; tests and the bench use in-memory ones). */
 export interface ScsiCommandPath {
   /** Resolves with any SCSI status; rejects on transport/protocol failure. */
   execute(request: ScsiRequest): Promise<ScsiResult>;

@@ -350,7 +350,7 @@ describe('secrets never reach the file', () => {
   });
 });
 
-describe('sessionSettings → RecoveringSessionOptions fields', () => {
+describe('sessionSettings → SessionOptions fields', () => {
   it('defaults are the engine defaults (DEFAULT_PROPOSAL, queue depth 32, open-iscsi timeouts)', () => {
     const db = new NodeDatabase({ stateDir });
     discovered(db);

@@ -655,6 +655,7 @@ export function sessionTarget(core: Core): SessionTarget {
           loginTimeoutMs: 2000,
           connectTimeoutMs: 2000,
           logoutTimeoutMs: 1500,
+          reconnect: false,
           noopOutIntervalMs: 0,
           commandTimeoutMs: 0,
           initialCmdSN: m.cmdSN,

@@ -8,6 +8,14 @@ import { formatSize, parseSize } from '../../bench/size.js';
 import { planRegion, RW_MODES, type RwMode } from '../../bench/workload.js';
 import { CREDENTIALS_HELP, directFlags, readCapacity, withLun } from '../../target-options.js';
 
+/** How the session rode through connection loss during the run (its counters span every connection). */
+interface Recovery {
+  readonly reconnects: number;
+  readonly retriedCommands: number;
+  readonly connectionFailures: number;
+  readonly recoveryMs: number;
+}
+
 export default class LunBench extends BaseCommand {
   static override summary = 'Measure a LUN: IOPS, throughput and latency, with optional data verification';
   static override description = `Logs in and keeps exactly --qd commands in flight for --time seconds: sequential I/O (read, write) walks the region and wraps; random I/O (randread, randwrite, randrw) picks --bs-aligned offsets uniformly in [--offset, --offset + --size) (default the whole LUN). In-flight I/Os never overlap. Prints IOPS, MiB/s and latency (p50, p99, max, mean in µs); on a terminal a live line on stderr shows progress. No daemon is involved.
@@ -19,7 +27,8 @@ SIZE is bytes or a binary unit: 512, 4k, 128k, 1m, 4MiB, 1g. --bs must be a mult
 Write modes, and --verify in every mode, OVERWRITE THE LUN'S DATA in the region.
 ${CREDENTIALS_HELP}
 
---json prints only: {"rw","bs","qd","seconds","ios","bytes","iops","mibps","latencyUs":{"p50","p99","max","mean"},"errors","verify":null|{"checked","mismatches","firstMismatch":null|{"lba","kind","expected","found","offset","message"}}}
+--json prints only: {"rw","bs","qd","seconds","ios","bytes","iops","mibps","latencyUs":{"p50","p99","max","mean"},"errors","verify":null|{"checked","mismatches","firstMismatch":null|{"lba","kind","expected","found","offset","message"}},"recovery":{"reconnects","retriedCommands","connectionFailures","recoveryMs"}}
+A run during which the connection was lost says so: reconnects and the time spent without a connection (recoveryMs) are printed next to errors, since commands re-issued after a reconnect succeed but their latency includes the outage.
 A run with failed commands or mismatches still prints its result, then exits 1 (4 if the connection was lost).
 
 ${BaseCommand.exitCodesHelp}`;
@@ -43,7 +52,7 @@ ${BaseCommand.exitCodesHelp}`;
     verify: Flags.boolean({ description: 'write self-checking blocks and check every block read back', default: false }),
   };
 
-  async run(): Promise<BenchResult> {
+  async run(): Promise<BenchResult & { recovery: Recovery }> {
     const { args, flags } = await this.parse(LunBench);
     const rw = flags.rw as RwMode;
     const bs = parseSize(flags.bs, '--bs');
@@ -90,8 +99,8 @@ ${BaseCommand.exitCodesHelp}`;
           try {
             const outcome = await bench.run();
             // How the session rode through connection loss: the recovery tests and the soak read these.
-            const { reconnects, retriedCommands, connectionFailures } = session.counters;
-            return { ...outcome, result: { ...outcome.result, recovery: { reconnects, retriedCommands, connectionFailures } } };
+            const { reconnects, retriedCommands, connectionFailures, recoveryMs } = session.counters;
+            return { ...outcome, result: { ...outcome.result, recovery: { reconnects, retriedCommands, connectionFailures, recoveryMs } } };
           } finally {
             progress?.stop();
           }
@@ -111,12 +120,15 @@ ${BaseCommand.exitCodesHelp}`;
     }
   }
 
-  private printSummary(r: BenchResult): void {
+  private printSummary(r: BenchResult & { recovery: Recovery }): void {
     const mib = (r.bytes / 2 ** 20).toFixed(1);
     this.log(`${r.rw} bs=${formatSize(r.bs)} qd=${r.qd}: ${r.ios} I/Os, ${mib} MiB in ${r.seconds.toFixed(2)} s`);
     this.log(`  IOPS ${r.iops.toFixed(0)}   ${r.mibps.toFixed(2)} MiB/s`);
     this.log(`  latency µs: p50 ${r.latencyUs.p50}  p99 ${r.latencyUs.p99}  max ${r.latencyUs.max}  mean ${r.latencyUs.mean}`);
-    this.log(`  errors ${r.errors}`);
+    const rec = r.recovery;
+    // Re-issued commands succeed after a reconnect, so "errors 0" alone would hide an outage that set the tail latency.
+    const outage = rec.connectionFailures > 0 ? ` (${(rec.recoveryMs / 1000).toFixed(2)} s without a connection, ${rec.retriedCommands} commands re-issued)` : '';
+    this.log(`  errors ${r.errors}   reconnects ${rec.reconnects}${outage}`);
     if (r.verify) this.log(`  verify: ${r.verify.checked} blocks checked, ${r.verify.mismatches} mismatches`);
   }
 }
