@@ -67,10 +67,10 @@ interface Outcome {
  */
 function parse(output: string): Map<string, Outcome> {
   const results = new Map<string, Outcome>();
-  const parts = output.split(/^(Suite: .*|  Test: .*? \.\.\.)/m);
+  const parts = output.split(/^(Suite: .*| {2}Test: .*? \.\.\.)/m);
   let test: string | undefined;
   for (const part of parts) {
-    const start = /^  Test: (.*?) \.\.\.$/.exec(part);
+    const start = /^ {2}Test: (.*?) \.\.\.$/.exec(part);
     if (start) {
       test = start[1];
       continue;
