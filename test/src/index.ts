@@ -41,3 +41,4 @@ export {
 } from './test-target/index.js';
 export { inParallel, mixedChunks } from './workload.js';
 export { startIscsid, type IscsidInstance } from './iscsid.js';
+export { findTool, requireRoot, requireTool, underCi } from './require-tool.js';
