@@ -36,6 +36,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     teardownTimeout: 10_000,
     pool: 'forks',
+    expect: { requireAssertions: true },
     projects: [
       {
         extends: true,
