@@ -62,8 +62,8 @@ export function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessionType
       chapAlgorithms: url.chapAlgorithms,
     }),
     proposal: {
-      ...(url.headerDigest ? { headerDigest: [url.headerDigest] } : {}),
-      ...(url.dataDigest ? { dataDigest: [url.dataDigest] } : {}),
+      ...(url.headerDigest ? { headerDigest: url.headerDigest } : {}),
+      ...(url.dataDigest ? { dataDigest: url.dataDigest } : {}),
     },
     connectTimeoutMs: timeoutMs,
     loginTimeoutMs: timeoutMs,
