@@ -22,7 +22,7 @@ export {
   type LoginScript,
   type ScriptedTargetOptions,
 } from './scripted-target.js';
-export { FaultProxy, randomCutSchedule, type Direction, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
+export { FaultProxy, randomCutSchedule, type Direction, type FaultProxyHolding, type FaultProxyOptions, type FaultProxyStats, type ProxyClock } from './fault-proxy.js';
 export {
   TestTarget,
   WireClient,
