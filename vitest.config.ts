@@ -21,9 +21,10 @@ const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.
  */
 function coreFromSource(): Array<{ find: RegExp; replacement: string }> {
   const core = path.resolve(import.meta.dirname, 'core');
-  const exports = JSON.parse(readFileSync(path.join(core, 'package.json'), 'utf8')).exports as Record<string, { default: string } | string>;
-  return Object.entries(exports).map(([subpath, target]) => {
-    const file = typeof target === 'string' ? target : target.default;
+  const exports = JSON.parse(readFileSync(path.join(core, 'package.json'), 'utf8')).exports as Record<string, Record<string, string> | string>;
+  return Object.entries(exports).flatMap(([subpath, target]) => {
+    const file = typeof target === 'string' ? target : (target['import'] ?? target['default'] ?? target['node']);
+    if (file === undefined || !/^\.\/dist\/.*\.js$/.test(file)) return [];
     const source = path.join(core, file.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
     const name = `@iscsi-initiator/core${subpath === '.' ? '' : subpath.slice(1)}`;
     return { find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`), replacement: source };
