@@ -1,12 +1,50 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// One run for the whole repo: unit tests next to each package, integration tests (real tgtd) under test/.
+// Tests that need the build, root, tgtd or libiscsi: the integration project. Everything else is the unit project,
+// which a contributor on a Mac runs with `npm run test:unit` (no root, no tgtd, no libiscsi, no compiler).
+const INTEGRATION = [
+  'test/integration/**/*.test.ts',
+  // The CLI run as a user runs it (cli/bin/run.js over cli/dist) against tgtd and iscsid.
+  'cli/test/*.test.ts',
+  'test/test/tgtd.test.ts',
+  'test/test/fault-proxy-tgtd.test.ts',
+  'test/test/test-target-conformance.test.ts',
+  'test/test/test-target-main.test.ts',
+];
+const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts'];
+
+/**
+ * The unit project reads core from its TypeScript sources, not from core/dist (no compiler needed): each entry point
+ * in core/package.json's `exports` ('./dist/x.js') maps to core/src/x.ts.
+ */
+function coreFromSource(): Array<{ find: RegExp; replacement: string }> {
+  const core = path.resolve(import.meta.dirname, 'core');
+  const exports = JSON.parse(readFileSync(path.join(core, 'package.json'), 'utf8')).exports as Record<string, Record<string, string> | string>;
+  return Object.entries(exports).flatMap(([subpath, target]) => {
+    const file = typeof target === 'string' ? target : (target['import'] ?? target['default'] ?? target['node']);
+    if (file === undefined || !/^\.\/dist\/.*\.js$/.test(file)) return [];
+    const source = path.join(core, file.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
+    const name = `@iscsi-initiator/core${subpath === '.' ? '' : subpath.slice(1)}`;
+    return { find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`), replacement: source };
+  });
+}
+
 export default defineConfig({
   test: {
-    include: ['core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     teardownTimeout: 10_000,
     pool: 'forks',
+    expect: { requireAssertions: true },
+    projects: [
+      {
+        extends: true,
+        resolve: { alias: coreFromSource() },
+        test: { name: 'unit', include: ALL, exclude: ['**/node_modules/**', ...INTEGRATION] },
+      },
+      { extends: true, test: { name: 'integration', include: INTEGRATION } },
+    ],
   },
 });

@@ -99,14 +99,10 @@ const saveDir = args['no-save'] ? undefined : engine.FIXTURE_DIR;
 
 const targets = createTargets(core);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-let exitCode = 0;
+let exitCode;
 
 try {
-  if (args.replay !== undefined) {
-    exitCode = await replay(args.replay);
-  } else {
-    exitCode = await generateAndRun();
-  }
+  exitCode = args.replay !== undefined ? await replay(args.replay) : await generateAndRun();
 } finally {
   await targets.close();
 }

@@ -67,8 +67,8 @@ export async function sessionOptionsFor(url: IscsiUrl, flags: DirectFlags, sessi
       chapAlgorithms: url.chapAlgorithms,
     }),
     proposal: {
-      ...(url.headerDigest ? { headerDigest: [url.headerDigest] } : {}),
-      ...(url.dataDigest ? { dataDigest: [url.dataDigest] } : {}),
+      ...(url.headerDigest ? { headerDigest: url.headerDigest } : {}),
+      ...(url.dataDigest ? { dataDigest: url.dataDigest } : {}),
     },
     connectTimeoutMs: timeoutMs,
     loginTimeoutMs: timeoutMs,

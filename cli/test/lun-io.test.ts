@@ -1,16 +1,17 @@
 // `iscsiadm lun read`, `lun write` and `lun bench` run as a user runs them: the built bin, spawned, against a real tgtd.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../../test/src/require-tool.js';
 import { startTgtd, type TgtdInstance } from '../../test/src/tgtd.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/run.js');
 const IQN = 'iqn.2026-11.test.cli:lun-io';
-const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+const hasScript = requireTool('script'); // util-linux; under CI its absence fails the run (issue 9 §7)
 
 interface Run {
   code: number | null;

@@ -1,10 +1,13 @@
 import { ArgumentError } from './errors.js';
 import { parseChapAlgorithms } from './login/chap.js';
 import { parsePortal, type Portal } from './portal.js';
+import type { DigestName } from './text/negotiation.js';
 
 /**
  * libiscsi's URL form, which users of iscsi-ls/iscsi-inq already know:
- *   iscsi://[user[%secret]@]host[:port]/target-iqn/lun[?header_digest=crc32c|none&data_digest=…&auth=md5,sha-256&target_user=…&target_password=…]
+ *   iscsi://[user[%secret]@]host[:port]/target-iqn/lun[?header_digest=crc32c|none|crc32c,none&data_digest=…&auth=md5,sha-256&target_user=…&target_password=…]
+ * A digest given in the URL is strict: `crc32c` alone refuses a target without digests; a list (`crc32c,none`, as
+ * libiscsi and open-iscsi take it) is offered in that order, and the target picks the first it supports (RFC 7143 §13.1).
  * Secrets are better given through the environment (see `credentialsFromEnv`), so they never sit in argv.
  */
 export interface IscsiUrl {
@@ -16,8 +19,9 @@ export interface IscsiUrl {
   readonly secret?: string | undefined;
   readonly targetUser?: string | undefined;
   readonly targetSecret?: string | undefined;
-  readonly headerDigest?: 'CRC32C' | 'None' | undefined;
-  readonly dataDigest?: 'CRC32C' | 'None' | undefined;
+  /** The digests to offer, in order of preference (RFC 7143 §13.1); absent: the default offer. */
+  readonly headerDigest?: readonly DigestName[] | undefined;
+  readonly dataDigest?: readonly DigestName[] | undefined;
   readonly chapAlgorithms?: readonly number[] | undefined;
 }
 
@@ -67,12 +71,17 @@ export function parseIscsiUrl(text: string, options: { requireLun?: boolean } = 
 
   const params = new URLSearchParams(query);
   for (const key of params.keys()) if (!KNOWN_PARAMS.has(key)) throw bad(`unknown parameter "${key}"`);
-  const digest = (name: string): 'CRC32C' | 'None' | undefined => {
+  const digest = (name: string): DigestName[] | undefined => {
     const v = params.get(name);
     if (v === null) return undefined;
-    if (/^crc32c$/i.test(v)) return 'CRC32C';
-    if (/^none$/i.test(v)) return 'None';
-    throw bad(`${name} must be crc32c or none`);
+    const list: DigestName[] = [];
+    for (const item of v.split(',')) {
+      const d = /^\s*crc32c\s*$/i.test(item) ? 'CRC32C' : /^\s*none\s*$/i.test(item) ? 'None' : undefined;
+      if (d === undefined) throw bad(`${name} must be crc32c, none, or a list of them in order of preference (crc32c,none), not "${v}"`);
+      if (list.includes(d)) throw bad(`${name} names ${d} twice`);
+      list.push(d);
+    }
+    return list;
   };
   const auth = params.get('auth');
   let chapAlgorithms: number[] | undefined;

@@ -58,8 +58,8 @@ describe('libiscsi URLs: iscsi://[user[%secret]@]host[:port]/target-iqn/lun', ()
       secret: 's3cret',
       targetUser: 't',
       targetSecret: 'tp',
-      headerDigest: 'CRC32C',
-      dataDigest: 'None',
+      headerDigest: ['CRC32C'],
+      dataDigest: ['None'],
       chapAlgorithms: [7, 5],
     });
   });
@@ -79,12 +79,25 @@ describe('libiscsi URLs: iscsi://[user[%secret]@]host[:port]/target-iqn/lun', ()
     ['iscsi://h/t/x', /LUN "x"/],
     ['iscsi://h/t/16384', /LUN "16384"/],
     ['iscsi://h/t/1/2', /unexpected path/],
-    ['iscsi://h/t/1?header_digest=md5', /header_digest must be crc32c or none/],
+    ['iscsi://h/t/1?header_digest=md5', /header_digest must be crc32c, none, or a list of them/],
+    ['iscsi://h/t/1?data_digest=crc32c,md5', /data_digest must be crc32c, none, or a list of them/],
+    ['iscsi://h/t/1?header_digest=', /header_digest must be crc32c, none/],
+    ['iscsi://h/t/1?header_digest=crc32c,crc32c', /names CRC32C twice/],
     ['iscsi://h/t/1?bogus=1', /unknown parameter "bogus"/],
     ['iscsi://h/t/1?auth=rot13', /rot13/],
     ['iscsi://%secret@h/t/1', /empty user name/],
   ])('rejects %s', (text, message) => {
     expect(() => parseIscsiUrl(text)).toThrow(expect.objectContaining({ code: 'ISCSI_BAD_URL', message: expect.stringMatching(message) }));
+  });
+
+  it('a digest list, as libiscsi and open-iscsi take it, is offered in its order (RFC 7143 §13.1; issue 9 §6)', () => {
+    expect(parseIscsiUrl('iscsi://h/t/1?header_digest=crc32c,none&data_digest=None,CRC32C')).toMatchObject({
+      headerDigest: ['CRC32C', 'None'],
+      dataDigest: ['None', 'CRC32C'],
+    });
+    // Not given: undefined, so the session offers the default None,CRC32C; a single value stays strict.
+    expect(parseIscsiUrl('iscsi://h/t/1')).toMatchObject({ headerDigest: undefined, dataDigest: undefined });
+    expect(parseIscsiUrl('iscsi://h/t/1?header_digest=crc32c').headerDigest).toEqual(['CRC32C']);
   });
 
   it('requireLun insists on the LUN', () => {

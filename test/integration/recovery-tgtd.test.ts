@@ -20,7 +20,6 @@ import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/bin/run.js');
 const IQN = 'iqn.2026-11.test.recovery:disk';
-const BLOCK = 512;
 // tgt's DefaultTime2Wait is 2 s; 0 lets the tests reconnect without waiting (the result is the larger of both sides).
 const PARAMS = { DefaultTime2Wait: '0', MaxRecvDataSegmentLength: '65536', InitialR2T: 'No' };
 

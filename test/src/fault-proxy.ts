@@ -37,7 +37,26 @@ export interface FaultProxyOptions {
   target: { host: string; port: number };
   /** The loopback address to listen on (127.0.0.0/8 or ::1); default 127.0.0.1. */
   host?: string;
+  /**
+   * The clock of the fault schedule: the delay queue and cutRandomly's moments. Default the real one; a test passes a
+   * manual clock to move time itself instead of waiting for it. Bounds on real I/O (flushing before a reset, the FIN
+   * linger) always use real time.
+   */
+  clock?: ProxyClock;
 }
+
+/** A clock with timers: `now` in ms (any origin), `setTimeout`'s handle opaque to the proxy. */
+export interface ProxyClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_CLOCK: ProxyClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 export interface FaultProxyStats {
   /** Connections accepted by the listener, refused ones included. */
@@ -51,6 +70,24 @@ export interface FaultProxyStats {
   bytesToInitiator: number;
   /** Pairs whose sockets are not both closed yet. */
   live: number;
+  /** Bytes dropped by `blackhole` (read from one end, never forwarded). */
+  dropped: number;
+}
+
+/** What the proxy holds at this moment: the state a test waits on, since the proxy emits no events. */
+export interface FaultProxyHolding {
+  /** Its own pending timers (delay queue, cut schedule, linger and flush bounds); 0 once closed. */
+  timers: number;
+  /** Its own open sockets (both ends of every pair). */
+  sockets: number;
+  /** Whether the listener still accepts connections. */
+  listening: boolean;
+  /** Bytes waiting in the delay queues. */
+  delayedBytes: number;
+  /** Connection ends the proxy has paused (their reader is full, or the delay queue is over its high-water mark). */
+  pausedSources: number;
+  /** FINs and resets held back by a blackhole. */
+  heldEvents: number;
 }
 
 type CutMode = 'rst' | 'fin';
@@ -157,8 +194,12 @@ interface PumpHost {
   blackholed(): boolean;
   delayMs(): number;
   forward(pair: Pair, direction: Direction, chunk: Buffer): void;
-  setTimer(ms: number, fn: () => void): NodeJS.Timeout;
-  clearTimer(timer: NodeJS.Timeout | undefined): void;
+  /** A blackhole dropped `n` bytes. */
+  dropped(n: number): void;
+  /** The schedule clock's time and timers (tracked: close() clears them). */
+  now(): number;
+  setTimer(ms: number, fn: () => void): unknown;
+  clearTimer(timer: unknown): void;
 }
 
 /** One direction of a pair: src's bytes, through the delay queue, to dst (the proxy's `forward` writes them). */
@@ -166,7 +207,7 @@ class Pump {
   readonly #queue: Array<{ at: number; chunk: Buffer | undefined }> = []; // chunk undefined: src's FIN
   #queued = 0;
   #lastAt = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   #waitingForDrain = false;
   #queueFull = false;
 
@@ -178,8 +219,22 @@ class Pump {
     readonly host: PumpHost,
   ) {}
 
+  /** Bytes in this pump's delay queue. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** True while src is paused by this pump (dst full, or the delay queue over its high-water mark). */
+  get pausing(): boolean {
+    return this.#waitingForDrain || this.#queueFull;
+  }
+
   onData(chunk: Buffer): void {
-    if (!this.pair.open || this.host.blackholed()) return; // cut, or a dead link: dropped
+    if (!this.pair.open) return; // cut: dropped
+    if (this.host.blackholed()) {
+      this.host.dropped(chunk.length); // a dead link
+      return;
+    }
     const delayMs = this.host.delayMs();
     if (delayMs === 0 && this.#queue.length === 0) {
       this.host.forward(this.pair, this.direction, chunk);
@@ -227,7 +282,7 @@ class Pump {
 
   #enqueue(chunk: Buffer | undefined, delayMs: number): void {
     // Never earlier than the chunk before it: order is preserved when the delay shrinks.
-    this.#lastAt = Math.max(performance.now() + delayMs, this.#lastAt);
+    this.#lastAt = Math.max(this.host.now() + delayMs, this.#lastAt);
     this.#queue.push({ at: this.#lastAt, chunk });
     this.#schedule();
   }
@@ -235,7 +290,7 @@ class Pump {
   #schedule(): void {
     const head = this.#queue[0];
     if (this.#timer !== undefined || head === undefined) return;
-    const wait = Math.max(0, Math.ceil(head.at - performance.now()));
+    const wait = Math.max(0, Math.ceil(head.at - this.host.now()));
     this.#timer = this.host.setTimer(wait, () => {
       this.#timer = undefined;
       this.#release();
@@ -243,7 +298,7 @@ class Pump {
   }
 
   #release(): void {
-    for (let head = this.#queue[0]; head !== undefined && head.at <= performance.now(); head = this.#queue[0]) {
+    for (let head = this.#queue[0]; head !== undefined && head.at <= this.host.now(); head = this.#queue[0]) {
       this.#queue.shift();
       if (!this.pair.open) break;
       if (head.chunk === undefined) {
@@ -255,6 +310,7 @@ class Pump {
       this.#queued -= head.chunk.length;
       // Bytes that arrived before a blackhole and come due during it are lost with the link.
       if (!this.host.blackholed()) this.host.forward(this.pair, this.direction, head.chunk);
+      else this.host.dropped(head.chunk.length);
     }
     if (this.#queueFull && this.#queued < QUEUE_LOW_WATER) {
       this.#queueFull = false;
@@ -342,7 +398,9 @@ export class FaultProxy {
   #target: { host: string; port: number };
   readonly #pairs = new Set<Pair>();
   readonly #sockets = new Set<net.Socket>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  /** Every pending timer with the clock it runs on (the schedule's, or the real one for I/O bounds). */
+  readonly #timers = new Map<unknown, ProxyClock>();
+  readonly #clock: ProxyClock;
   /** Rejecters of everything a caller may be awaiting: rejected by close(). */
   readonly #waiters = new Set<(e: Error) => void>();
   /** Resolvers waiting for the next live pair (cutRandomly). */
@@ -355,10 +413,11 @@ export class FaultProxy {
   #closing: Promise<void> | undefined;
   /** The faults in force and the tracked timers, as the pumps see them. */
   readonly #host: PumpHost;
-  readonly #stats = { accepted: 0, cuts: 0, flips: 0, bytesToTarget: 0, bytesToInitiator: 0 };
+  readonly #stats = { accepted: 0, cuts: 0, flips: 0, bytesToTarget: 0, bytesToInitiator: 0, dropped: 0 };
 
-  private constructor(server: net.Server, host: string, port: number, target: { host: string; port: number }) {
+  private constructor(server: net.Server, host: string, port: number, target: { host: string; port: number }, clock: ProxyClock) {
     this.#server = server;
+    this.#clock = clock;
     this.host = host;
     this.port = port;
     this.portal = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
@@ -367,6 +426,8 @@ export class FaultProxy {
       blackholed: () => this.#blackholed,
       delayMs: () => this.#delayMs,
       forward: (pair, direction, chunk) => this.#forward(pair, direction, chunk),
+      dropped: (n) => void (this.#stats.dropped += n),
+      now: () => this.#clock.now(),
       setTimer: (ms, fn) => this.#setTimer(ms, fn),
       clearTimer: (timer) => this.#clearTimer(timer),
     };
@@ -392,11 +453,23 @@ export class FaultProxy {
     });
     // After listening, an accept error (e.g. EMFILE) only loses that connection: nothing to report.
     server.on('error', () => {});
-    return new FaultProxy(server, host, port, target);
+    return new FaultProxy(server, host, port, target, options.clock ?? REAL_CLOCK);
   }
 
   get stats(): FaultProxyStats {
     return { ...this.#stats, live: this.#pairs.size };
+  }
+
+  get holding(): FaultProxyHolding {
+    const pumps = [...this.#pairs].flatMap((p) => [p.toTarget, p.toInitiator]);
+    return {
+      timers: this.#timers.size,
+      sockets: this.#sockets.size,
+      listening: this.#server.listening,
+      delayedBytes: pumps.reduce((n, p) => n + p.queued, 0),
+      pausedSources: pumps.filter((p) => p.pausing).length,
+      heldEvents: [...this.#pairs].reduce((n, p) => n + p.held.length, 0),
+    };
   }
 
   /**
@@ -442,7 +515,7 @@ export class FaultProxy {
     if (this.#closing !== undefined) throw closedError();
     const mode = checkMode(options.mode);
     const schedule = randomCutSchedule(options);
-    const start = performance.now();
+    const start = this.#clock.now();
     for (const at of schedule) {
       await this.#sleepUntil(start + at);
       await this.#whenLive();
@@ -496,19 +569,25 @@ export class FaultProxy {
     return this.close();
   }
 
-  #setTimer(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+  /** A tracked timer on the schedule clock, or on `clock` (REAL_CLOCK for bounds on real I/O). */
+  #setTimer(ms: number, fn: () => void, clock: ProxyClock = this.#clock): unknown {
+    const timer = clock.setTimeout(() => {
       this.#timers.delete(timer);
       fn();
     }, ms);
-    this.#timers.add(timer);
+    this.#timers.set(timer, clock);
     return timer;
   }
 
-  #clearTimer(timer: NodeJS.Timeout | undefined): void {
+  #clearTimer(timer: unknown): void {
     if (timer === undefined) return;
-    clearTimeout(timer);
+    this.#timers.get(timer)?.clearTimeout(timer);
     this.#timers.delete(timer);
+  }
+
+  #clearAllTimers(): void {
+    for (const [timer, clock] of this.#timers) clock.clearTimeout(timer);
+    this.#timers.clear();
   }
 
   /**
@@ -597,10 +676,14 @@ export class FaultProxy {
       // The FIN follows whatever was written before it; the sockets close when the peers answer, or after the linger.
       pair.initiator.end();
       pair.target.end();
-      const linger = this.#setTimer(FIN_LINGER_MS, () => {
-        pair.initiator.destroy();
-        pair.target.destroy();
-      });
+      const linger = this.#setTimer(
+        FIN_LINGER_MS,
+        () => {
+          pair.initiator.destroy();
+          pair.target.destroy();
+        },
+        REAL_CLOCK,
+      );
       await pair.closed;
       this.#clearTimer(linger);
       return;
@@ -629,18 +712,18 @@ export class FaultProxy {
       }
       const queued = sendQueueBytes(text, localPort, remotePort);
       if (queued === undefined || queued === 0) return;
-      await new Promise<void>((resolve) => this.#setTimer(1, resolve));
+      await new Promise<void>((resolve) => this.#setTimer(1, resolve, REAL_CLOCK));
     }
   }
 
   /** Settles when `p` does, after `ms` (tracked timer), or on close(), whichever is first. */
   async #within(p: Promise<void>, ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     let stop: (() => void) | undefined;
     await Promise.race([
       p,
       new Promise<void>((resolve) => {
-        timer = this.#setTimer(ms, resolve);
+        timer = this.#setTimer(ms, resolve, REAL_CLOCK);
         stop = () => resolve();
         this.#waiters.add(stop);
       }),
@@ -649,10 +732,10 @@ export class FaultProxy {
     if (stop !== undefined) this.#waiters.delete(stop);
   }
 
-  /** A tracked sleep until performance.now() ≥ `until`, which close() rejects. */
+  /** A tracked sleep on the schedule clock until its now() ≥ `until`, which close() rejects. */
   async #sleepUntil(until: number): Promise<void> {
     // A timer may fire up to a millisecond early (libuv's cached loop time): check the clock and go again.
-    for (let left = until - performance.now(); left > 0; left = until - performance.now()) {
+    for (let left = until - this.#clock.now(); left > 0; left = until - this.#clock.now()) {
       await this.#sleep(Math.ceil(left));
     }
   }
@@ -746,11 +829,9 @@ export class FaultProxy {
     const closes = [...this.#sockets].map(
       (s) => new Promise<void>((resolve) => (s.closed ? resolve() : (s.once('close', () => resolve()), s.destroy()))),
     );
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    this.#clearAllTimers();
     await Promise.all([serverClosed, ...closes]);
     // A cut in progress may have set a timer after the clear above; none can be left.
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    this.#clearAllTimers();
   }
 }

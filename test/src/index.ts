@@ -22,7 +22,7 @@ export {
   type LoginScript,
   type ScriptedTargetOptions,
 } from './scripted-target.js';
-export { FaultProxy, randomCutSchedule, type Direction, type FaultProxyOptions, type FaultProxyStats } from './fault-proxy.js';
+export { FaultProxy, randomCutSchedule, type Direction, type FaultProxyHolding, type FaultProxyOptions, type FaultProxyStats, type ProxyClock } from './fault-proxy.js';
 export {
   TestTarget,
   WireClient,
@@ -41,3 +41,4 @@ export {
 } from './test-target/index.js';
 export { inParallel, mixedChunks } from './workload.js';
 export { startIscsid, type IscsidInstance } from './iscsid.js';
+export { findTool, requireRoot, requireTool, underCi } from './require-tool.js';

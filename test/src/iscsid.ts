@@ -46,16 +46,17 @@ export async function startIscsid(options: { dir?: string; args?: string[] } = {
     output: () => output,
     stop: (stopOptions = {}) =>
       new Promise((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
         const finish = (code: number | null) => {
-          clearTimeout(timer);
           if (!stopOptions.keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
           resolve(code);
         };
         // Stopped already (a test stopped it, keeping its dir): stopping again only cleans up.
         if (child.exitCode !== null || child.signalCode !== null) return finish(child.exitCode);
-        timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        child.once('exit', finish);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          finish(code);
+        });
         child.kill('SIGTERM');
       }),
   };

@@ -531,12 +531,14 @@ describe('Data-In planning (RFC 7143 §11.7)', () => {
         for (const s of planDataIn(length, segment, burst)) {
           const end = at + s.length;
           // In order, non-empty, within MaxRecvDataSegmentLength, never across a burst boundary, F exactly at one.
-          if (s.offset !== at || s.length <= 0 || s.length > segment) return false;
-          if (Math.floor(s.offset / burst) !== Math.floor((end - 1) / burst)) return false;
-          if (s.final !== (end % burst === 0 || end === length)) return false;
+          expect(s.offset).toBe(at);
+          expect(s.length).toBeGreaterThan(0);
+          expect(s.length).toBeLessThanOrEqual(segment);
+          expect(Math.floor((end - 1) / burst)).toBe(Math.floor(s.offset / burst));
+          expect(s.final).toBe(end % burst === 0 || end === length);
           at = end;
         }
-        return at === length;
+        expect(at).toBe(length);
       }),
       { numRuns: 300 },
     );

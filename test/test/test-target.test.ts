@@ -1,11 +1,8 @@
 // Our own initiator (core's IscsiSession / discoverTargets) against the test target: discovery, login with every
 // authentication, data integrity across the burst/R2T configurations and digests, sense data, unit attention, task
 // management, reinstatement, many sessions at once, and the runnable entry.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   discoverTargets,
@@ -300,46 +297,5 @@ describe('listening and cleaning up', () => {
     await closed;
     const refused = await new Promise<string>((resolve) => net.connect(t.portal).once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')).once('connect', () => resolve('connected')));
     expect(refused).toBe('ECONNREFUSED');
-  });
-});
-
-describe('the runnable entry (test/dist/test-target/main.js)', () => {
-  it('prints its portal and target, serves discovery, and exits 0 on SIGTERM', async () => {
-    const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/test-target/main.js');
-    const child = spawn(process.execPath, [main, '--port', '0', '--target', 'iqn.2026-11.test.target:main', '--lun-size', '8M'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env },
-    });
-    try {
-      const portal = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`no portal line: ${out}`)), 10_000);
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /^portal (\S+),1$/m.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
-      const [host, port] = [portal.slice(0, portal.lastIndexOf(':')), Number(portal.slice(portal.lastIndexOf(':') + 1))];
-      const found = await discoverTargets({ portal: { host, port }, initiatorName: INITIATOR });
-      expect(found.map((t) => t.targetName)).toEqual(['iqn.2026-11.test.target:main']);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  });
-
-  it('refuses --chap-user without the secret in the environment (exit 7)', async () => {
-    const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/test-target/main.js');
-    const env = { ...process.env };
-    delete env['TEST_TARGET_CHAP_SECRET'];
-    const child = spawn(process.execPath, [main, '--port', '0', '--chap-user', 'u'], { stdio: 'ignore', env });
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(7);
   });
 });

@@ -6,6 +6,7 @@ import { MAX_MESSAGE_BYTES, RPC_ERROR_CODES, RPC_PROTOCOL_VERSION, type RpcMetho
 export type NotificationListener = (notification: RpcNotification) => void;
 
 /** A method that takes no required param may be called without params. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` here asks "are all params optional?", not "any object"
 export type ParamsArg<M extends RpcMethod> = {} extends RpcParams<M> ? [params?: RpcParams<M>] : [params: RpcParams<M>];
 
 /** An error the daemon answered with: its JSON-RPC code (`rpcCode`) and our string code (`code`, from data.code). */

@@ -847,7 +847,7 @@ export class SessionCore {
         } catch {
           sense = undefined;
         }
-        let lun = 0;
+        let lun: number;
         try {
           lun = decodeLun(pdu.lun);
         } catch {

@@ -68,13 +68,15 @@ export interface OperationalParameters {
 }
 
 /**
- * Our defaults. DefaultTime2Retain is 0, not the RFC's 20: we run ErrorRecoveryLevel 0, where nothing a target
+ * Our defaults. Digests: `None,CRC32C` for both, as libiscsi offers them: §13.1 has the target pick the first value
+ * of our list it supports, so a target that can do without digests runs without them (no CRC cost), and one that
+ * requires them gets CRC32C instead of failing the login. DefaultTime2Retain is 0, not the RFC's 20: we run ErrorRecoveryLevel 0, where nothing a target
  * retains after a connection loss can be used (task reassignment needs ERL 2, §7.1.5), and 0 lets the target discard
  * that state at once (§13.16). The result function is Minimum, so the target cannot raise it.
  */
 export const DEFAULT_PROPOSAL: Readonly<Required<OperationalProposal>> = Object.freeze({
-  headerDigest: Object.freeze(['None'] as const),
-  dataDigest: Object.freeze(['None'] as const),
+  headerDigest: Object.freeze(['None', 'CRC32C'] as const),
+  dataDigest: Object.freeze(['None', 'CRC32C'] as const),
   maxRecvDataSegmentLength: 262144,
   maxBurstLength: 1048576,
   firstBurstLength: 262144,
@@ -353,6 +355,7 @@ export class Negotiator {
         if (fallback === undefined) throw badValue(def.name, 'no default');
         checkAnswer(def, offered, fallback);
       } catch (cause) {
+        if (isDigestKey(def.name)) throw digestUnsupported(def.name, offered, `rejected ${def.name}=${offered}`, cause);
         throw new NegotiationError(
           'ISCSI_NEGOTIATION_REJECTED',
           `the target rejected ${def.name}=${offered} and the default ${def.name}=${fallback ?? '(none)'} is not acceptable to us (RFC 7143 §6.2)`,
@@ -404,6 +407,7 @@ export class Negotiator {
           // run with a value we refused (e.g. HeaderDigest=None when we require CRC32C).
           const fallback = def.default;
           if (fallback === undefined || !acceptable.includes(fallback)) {
+            if (isDigestKey(def.name)) throw digestUnsupported(def.name, ours, `offers only ${def.name}=${value}`);
             throw new NegotiationError(
               'ISCSI_NEGOTIATION_REJECTED',
               `the target offers ${def.name}=${value}, none of which we accept (${ours}), and the default ${fallback ?? '(none)'} is not acceptable either (RFC 7143 §6.2.1)`,
@@ -472,6 +476,8 @@ function checkAnswer(def: KeyDefinition, offered: string, answer: string): strin
         throw badValue(def.name, `${def.name}=${clip(answer)}: the responder selects one value (RFC 7143 §6.2.1)`);
       }
       if (!splitList(offered).includes(answer)) {
+        // §13.1: a target without digests answers None even to a strict CRC32C (it should say Reject): same meaning.
+        if (isDigestKey(def.name) && answer === 'None') throw digestUnsupported(def.name, offered, `answered ${def.name}=None`);
         throw badValue(def.name, `${def.name}=${clip(answer)} was not offered (${offered}) (RFC 7143 §6.2.1)`);
       }
       return answer;
@@ -523,6 +529,27 @@ function definition(name: string): KeyDefinition {
 
 function rangeOf(def: KeyDefinition): { min: number; max: number } {
   return def.range ?? { min: 0, max: Number.MAX_SAFE_INTEGER };
+}
+
+function isDigestKey(key: string): key is 'HeaderDigest' | 'DataDigest' {
+  return key === 'HeaderDigest' || key === 'DataDigest';
+}
+
+/**
+ * We offered only CRC32C for a digest and the target cannot do it (§13.1). Still refused — running without the digest
+ * the user asked for would be silent — but said plainly, with what to change. `what` is what the target did.
+ */
+function digestUnsupported(key: 'HeaderDigest' | 'DataDigest', offered: string, what: string, cause?: unknown): NegotiationError {
+  const kind = key === 'HeaderDigest' ? 'header' : 'data';
+  return new NegotiationError(
+    'ISCSI_NEGOTIATION_REJECTED',
+    `the target does not support ${kind} digests: we offered only ${key}=${offered} and it ${what} (RFC 7143 §13.1)`,
+    key,
+    {
+      hint: `offer None (${kind}_digest=none in a URL, ${key} = None for a node) or crc32c,none to use CRC32C only where the target has it, or enable CRC32C ${kind} digests on the target`,
+      ...(cause === undefined ? {} : { cause }),
+    },
+  );
 }
 
 function badValue(key: string, message: string): NegotiationError {

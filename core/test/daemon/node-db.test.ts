@@ -357,8 +357,8 @@ describe('sessionSettings → SessionOptions fields', () => {
     const s = db.sessionSettings(db.get(TARGET) as never);
     expect(s).toEqual({
       proposal: {
-        headerDigest: ['None'],
-        dataDigest: ['None'],
+        headerDigest: [...DEFAULT_PROPOSAL.headerDigest],
+        dataDigest: [...DEFAULT_PROPOSAL.dataDigest],
         maxRecvDataSegmentLength: DEFAULT_PROPOSAL.maxRecvDataSegmentLength,
         maxBurstLength: DEFAULT_PROPOSAL.maxBurstLength,
         firstBurstLength: DEFAULT_PROPOSAL.firstBurstLength,

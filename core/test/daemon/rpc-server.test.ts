@@ -14,6 +14,8 @@ let dir: string;
 let socketPath: string;
 let server: RpcServer;
 const clients: RpcClient[] = [];
+/** The 'slow' method's call in progress: `started` once it runs, `finish()` lets it answer. */
+let slow: { started: Promise<void>; finish: () => void };
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'rpc-'));
@@ -30,7 +32,16 @@ beforeEach(async () => {
   server.addMethod('crash', () => {
     throw new TypeError('a bug with a secret-looking detail: hunter2');
   });
-  server.addMethod('slow', () => new Promise((r) => setTimeout(() => r('done'), 200)));
+  let started!: () => void;
+  let finish!: () => void;
+  const startedPromise = new Promise<void>((r) => (started = r));
+  const finished = new Promise<void>((r) => (finish = r));
+  slow = { started: startedPromise, finish: () => finish() };
+  server.addMethod('slow', async () => {
+    started();
+    await finished;
+    return 'done';
+  });
   server.addMethod('subscribe', (_p, context) => {
     context.subscribe();
     return true;
@@ -115,8 +126,10 @@ describe('JSON-RPC 2.0 over the socket', () => {
     const s = net.connect(socketPath);
     await new Promise((r) => s.once('connect', r));
     s.write('{"jsonrpc":"2.0","id":9,"method":"slow"}\n');
-    s.destroy();
-    await new Promise((r) => setTimeout(r, 300));
+    await slow.started; // the call is in progress…
+    s.destroy(); // …when its client goes away
+    expect(await (await client()).call('version')).toMatchObject({ protocol: 1 });
+    slow.finish(); // the answer now has nowhere to go
     expect(await (await client()).call('version')).toMatchObject({ protocol: 1 });
   });
 
@@ -136,8 +149,11 @@ describe('JSON-RPC 2.0 over the socket', () => {
     const got: string[] = [];
     a.onNotification((n) => got.push(`a:${n.method}`));
     b.onNotification((n) => got.push(`b:${n.method}`));
+    const reachedA = new Promise<void>((resolve) => a.onNotification(() => resolve()));
     server.notify('session.stateChanged', { sid: 1, state: 'logged-in', reason: 'logged in' });
-    await new Promise((r) => setTimeout(r, 50));
+    await reachedA;
+    // b's answer to a call made after notify() comes after anything notify() wrote to b: none came.
+    await b.callUnchecked('version');
     expect(got).toEqual(['a:session.stateChanged']);
   });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { ArgumentError, AuthError, IscsiError } from '../../src/errors.js';
+import { requireRoot } from '../../../test/src/require-tool.js';
 import {
   FileSecretStore,
   KeychainSecretStore,
@@ -193,7 +194,7 @@ describe('FileSecretStore', () => {
     expect(await store.get(node('password'))).toBe(SECRET);
   });
 
-  it.runIf(process.getuid?.() === 0)('refuses a secrets file owned by another user', async () => {
+  it.runIf(requireRoot('chown to another user'))('refuses a secrets file owned by another user', async () => {
     const store = new FileSecretStore(stateDir);
     await store.set(node('password'), SECRET);
     await fsp.chown(join(stateDir, SECRETS_FILE_NAME), 1, 1);

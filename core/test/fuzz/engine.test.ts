@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Pdu } from '../../src/index.js';
 import { core } from './bounded.js';
-import { Finding, KNOWN_FINDINGS, decodeCase, encodeCase, listCaseFiles, loadCase, replayCase, runTarget, saveCase, type Core, type FuzzTarget } from './engine.js';
+import { Finding, decodeCase, encodeCase, listCaseFiles, loadCase, replayCase, runTarget, saveCase, type Core, type FuzzTarget } from './engine.js';
 import { fixDigests, mutateStream } from './mutate.js';
 import { randomPdu } from './pdus.js';
 import { Rng, caseSeed } from './prng.js';

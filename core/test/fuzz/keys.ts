@@ -5,6 +5,7 @@
  */
 
 import type { OperationalParameters, OperationalProposal, TextPair } from '../../src/index.js';
+import { DEFAULT_PROPOSAL } from '../../src/text/negotiation.js';
 import { Finding, type Core } from './engine.js';
 import type { Rng } from './prng.js';
 
@@ -361,7 +362,7 @@ export function parameterViolations(
   }
   const digests = (name: 'headerDigest' | 'dataDigest') => {
     if (!offered.has(name === 'headerDigest' ? 'HeaderDigest' : 'DataDigest')) return;
-    const list = proposal[name] ?? ['None'];
+    const list = proposal[name] ?? DEFAULT_PROPOSAL[name];
     if (p[name] && !list.includes('CRC32C')) offer.push(`${name} on although we offered only None`);
     if (!p[name] && !list.includes('None')) offer.push(`${name} off although we offered only CRC32C`);
   };

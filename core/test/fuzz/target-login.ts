@@ -12,6 +12,7 @@
  * completes with exactly the parameters the target chose.
  */
 
+import { createHash } from 'node:crypto';
 import type { LoginConfig, LoginRequest, LoginResponse, OperationalProposal, Pdu, TextPair } from '../../src/index.js';
 import { Finding, checkTyped, typedOutcome, type Core, type FuzzCase, type FuzzTarget } from './engine.js';
 import { EDGE_VALUES, answerOffer, checkViolations, mutatePairs, mutateTextBytes, parameterMismatches, parameterViolations, randomPairs, randomProposal } from './keys.js';
@@ -128,13 +129,13 @@ class ScriptedLoginTarget {
         transit = false;
       } else if (keys.has('CHAP_R') && this.#chap !== undefined) {
         const { algorithm, identifier, challenge } = this.#chap;
-        const want = this.#core.chapResponse(algorithm, identifier, SECRET, challenge);
+        const want = rfc1994Response(algorithm, identifier, SECRET, challenge);
         if (keys.get('CHAP_N') !== USER || !this.#core.decodeBinaryValue(keys.get('CHAP_R')!).equals(want)) {
           return this.#response(req, { transit: false, cont: false, nsg: 0, final: false, data: Buffer.alloc(0), status: 0x0201 });
         }
         if (this.#m.auth === 'mutual') {
           // The initiator's own challenge, answered with the target secret (mutual CHAP, §12.1.3).
-          const theirs = this.#core.chapResponse(algorithm, Number(keys.get('CHAP_I')), TARGET_SECRET, this.#core.decodeBinaryValue(keys.get('CHAP_C') ?? '0x00'));
+          const theirs = rfc1994Response(algorithm, Number(keys.get('CHAP_I')), TARGET_SECRET, this.#core.decodeBinaryValue(keys.get('CHAP_C') ?? '0x00'));
           pairs.push(['CHAP_N', TARGET_USER], ['CHAP_R', this.#core.encodeBinaryValue(theirs)]);
         }
         // Authenticated, but not ready to move on yet (T=0): the initiator asks again with T=1 (§11.13.3).
@@ -460,4 +461,14 @@ export function loginTarget(core: Core): FuzzTarget {
   }
 
   return { name: 'login', generate, run };
+}
+
+/**
+ * RFC 1994 §4.1: Response = H(Identifier ‖ secret ‖ Challenge). The simulated target computes it itself with node:crypto:
+ * a target that used core's chapResponse would agree with any mistake in it.
+ */
+function rfc1994Response(algorithm: number, identifier: number, secret: Buffer, challenge: Buffer): Buffer {
+  const hash = ({ 5: 'md5', 6: 'sha1', 7: 'sha256', 8: 'sha3-256' } as Record<number, string>)[algorithm];
+  if (hash === undefined) throw new Finding(`the initiator offered CHAP_A ${algorithm}, which it does not implement`);
+  return createHash(hash).update(Buffer.of(identifier)).update(secret).update(challenge).digest();
 }

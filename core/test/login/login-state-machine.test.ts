@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, LoginError } from '../../src/errors.js';
-import { chapResponse, decodeBinaryValue, encodeBinaryValue } from '../../src/login/chap.js';
+import { decodeBinaryValue, encodeBinaryValue } from '../../src/login/chap.js';
 import { LoginStateMachine, type LoginAction, type LoginConfig } from '../../src/login/login-state-machine.js';
 import { Opcode, Stage, type LoginRequest, type LoginResponse } from '../../src/pdu/types.js';
 import { decodeText, encodeText, type TextPair } from '../../src/text/text-codec.js';
@@ -121,6 +121,16 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
   const secret = 'initiator-secret-123';
   const targetSecret = 'target-secret-4567';
   const challenge = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  // RFC 1994 §4.1: R = MD5(CHAP_I ‖ secret ‖ CHAP_C). Expected values computed outside core, with openssl (and checked
+  // with python3 hashlib): (printf '\x09'; printf '%s' initiator-secret-123; printf 00112233…eeff | xxd -r -p) |
+  // openssl dgst -md5 — so a core that hashes the fields in another order fails here.
+  const ONE_WAY_R = '150da978067b609d181a8ba1dacc680b';
+  // Mutual: our CHAP_I is 0x07 and our CHAP_C is 10 11 … 1f (scripted randomBytes); MD5(07 ‖ target-secret-4567 ‖ 10..1f).
+  const OUR_ID = 7;
+  const OUR_CHALLENGE = Buffer.from('101112131415161718191a1b1c1d1e1f', 'hex');
+  const TARGET_PROOF = '0x3f85e84614e9d840313a12ef5496337d';
+  // The same over the wrong secret: MD5(07 ‖ "not-the-secret!!" ‖ 10..1f).
+  const WRONG_PROOF = '0x732990607026b26ccda00f90d66df1fe';
 
   it('one-way: AuthMethod=CHAP, CHAP_A, then CHAP_N/CHAP_R = MD5(id ‖ secret ‖ challenge)', () => {
     const machine = new LoginStateMachine({
@@ -137,8 +147,7 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
 
     const answer = sent(machine.receive(response({ keys: [['CHAP_A', '5'], ['CHAP_I', '9'], ['CHAP_C', encodeBinaryValue(challenge)]] })));
     expect(answer.keys.get('CHAP_N')).toBe('alice');
-    const expected = chapResponse(5, 9, Buffer.from(secret), challenge);
-    expect(decodeBinaryValue(answer.keys.get('CHAP_R')!)).toEqual(expected);
+    expect(decodeBinaryValue(answer.keys.get('CHAP_R')!).toString('hex')).toBe(ONE_WAY_R);
     expect(answer.pdu.transit).toBe(true);
     expect(answer.keys.has('CHAP_C')).toBe(false); // one-way: no challenge of ours
 
@@ -155,6 +164,7 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
         chap: {
           credentials: { username: 'alice', secret: Buffer.from(secret) },
           targetCredentials: { username: 'target-bob', secret: Buffer.from(targetSecret) },
+          randomBytes: (n: number) => (n === 1 ? Buffer.of(OUR_ID) : Buffer.from(OUR_CHALLENGE)),
         },
       },
     });
@@ -166,15 +176,15 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
     const answer = sent(machine.receive(response({ keys: [['CHAP_A', '5'], ['CHAP_I', '200'], ['CHAP_C', encodeBinaryValue(challenge)]] })));
     const ourId = Number(answer.keys.get('CHAP_I'));
     const ourChallenge = decodeBinaryValue(answer.keys.get('CHAP_C')!);
-    // §12.1.3: our challenge in mutual CHAP is random and at least 16 bytes.
+    // §12.1.3: our challenge in mutual CHAP is random (scripted here) and at least 16 bytes.
     expect(ourChallenge.length).toBeGreaterThanOrEqual(16);
-    return { ourId, ourChallenge };
+    expect({ ourId, ourChallenge }).toEqual({ ourId: OUR_ID, ourChallenge: OUR_CHALLENGE });
   }
 
   it('mutual: the target proves its secret with CHAP_N/CHAP_R over our challenge', () => {
     const machine = mutualMachine();
-    const { ourId, ourChallenge } = toTargetProof(machine);
-    const proof = encodeBinaryValue(chapResponse(5, ourId, Buffer.from(targetSecret), ourChallenge));
+    toTargetProof(machine);
+    const proof = TARGET_PROOF;
     const op = machine.receive(response({ transit: true, nsg: Stage.Operational, keys: [['CHAP_N', 'target-bob'], ['CHAP_R', proof]] }));
     const done = finishOperational(machine, op);
     expect(done.kind === 'complete' && done.result.authenticated).toBe('Mutual CHAP');
@@ -182,8 +192,8 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
 
   it('mutual: a target that proves itself with T=0 and transits in its next response is accepted (§11.13.3; found by fuzzing)', () => {
     const machine = mutualMachine();
-    const { ourId, ourChallenge } = toTargetProof(machine);
-    const proof = encodeBinaryValue(chapResponse(5, ourId, Buffer.from(targetSecret), ourChallenge));
+    toTargetProof(machine);
+    const proof = TARGET_PROOF;
     const again = sent(machine.receive(response({ transit: false, keys: [['CHAP_N', 'target-bob'], ['CHAP_R', proof]] })));
     expect(again.pdu.transit).toBe(true); // we ask again to move on, with nothing more to say
     expect(again.pdu.data.length).toBe(0);
@@ -194,8 +204,8 @@ describe('CHAP (RFC 7143 §12.1.3, RFC 1994)', () => {
 
   it('mutual: a target with the wrong secret is refused (ISCSI_CHAP_TARGET_AUTH_FAILED)', () => {
     const machine = mutualMachine();
-    const { ourId, ourChallenge } = toTargetProof(machine);
-    const wrong = encodeBinaryValue(chapResponse(5, ourId, Buffer.from('not-the-secret!!'), ourChallenge));
+    toTargetProof(machine);
+    const wrong = WRONG_PROOF;
     expect(() => machine.receive(response({ transit: true, nsg: Stage.Operational, keys: [['CHAP_N', 'target-bob'], ['CHAP_R', wrong]] }))).toThrow(
       expect.objectContaining({ code: 'ISCSI_CHAP_TARGET_AUTH_FAILED' }),
     );

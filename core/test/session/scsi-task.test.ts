@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError, ScsiError } from '../../src/errors.js';
 import { Opcode, RESERVED_TAG, type DataIn, type DataOut, type R2T, type ScsiResponse } from '../../src/pdu/types.js';
 import { encodeLun } from '../../src/scsi/lun.js';
-import { ScsiTask, type ScsiRequest, type TransferLimits } from '../../src/session/scsi-task.js';
+import { ScsiTask, type TransferLimits } from '../../src/session/scsi-task.js';
 
 const ITT = 0x1234;
 const CMD_SN = 77;

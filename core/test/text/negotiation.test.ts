@@ -10,9 +10,9 @@ import {
 import type { TextPair } from '../../src/text/text-codec.js';
 import { expectError } from './helpers.js';
 
-/** The answers a cooperative target gives to our default offer: each one equal to what we offered. */
+/** The answers a cooperative target gives to our default offer: what we offered, the first item of a list (§6.2.1). */
 function echo(offer: readonly TextPair[], except: readonly string[] = []): TextPair[] {
-  return offer.filter(([k]) => k !== 'MaxRecvDataSegmentLength' && !except.includes(k));
+  return offer.filter(([k]) => k !== 'MaxRecvDataSegmentLength' && !except.includes(k)).map(([k, v]) => [k, v.split(',')[0]!]);
 }
 
 /** Offers with `proposal`, answers every key with our own value but `answers`, and resolves. */
@@ -39,8 +39,9 @@ function runTable(rows: Row[]): void {
 describe('offer(): what we send in the operational stage', () => {
   it('a Normal session offers every operational key with our defaults (issue: MaxBurstLength ≥ 1 MiB)', () => {
     expect(new Negotiator('Normal').offer()).toEqual([
-      ['HeaderDigest', 'None'],
-      ['DataDigest', 'None'],
+      // Issue 9 §6, as libiscsi: None preferred, CRC32C for a target that requires it (§13.1: it picks the first it supports).
+      ['HeaderDigest', 'None,CRC32C'],
+      ['DataDigest', 'None,CRC32C'],
       ['MaxRecvDataSegmentLength', '262144'],
       ['MaxConnections', '1'],
       ['InitialR2T', 'No'],
@@ -59,7 +60,7 @@ describe('offer(): what we send in the operational stage', () => {
   it('a Discovery session offers only keys not marked "Irrelevant when: SessionType=Discovery" (§13)', () => {
     expect(new Negotiator('Discovery', { headerDigest: ['CRC32C', 'None'] }).offer()).toEqual([
       ['HeaderDigest', 'CRC32C,None'],
-      ['DataDigest', 'None'],
+      ['DataDigest', 'None,CRC32C'],
       ['MaxRecvDataSegmentLength', '262144'],
       ['DefaultTime2Wait', '0'],
       ['DefaultTime2Retain', '0'],
@@ -118,7 +119,8 @@ describe('list negotiation (§6.2.1): HeaderDigest/DataDigest', () => {
     ['any offered value may be selected: None', both, ['HeaderDigest', 'None'], { headerDigest: false }],
     ['"the selection of a value not proposed MUST be handled as a protocol error"', both, ['HeaderDigest', 'MD5'], 'ISCSI_NEGOTIATION_BAD_VALUE'],
     ['the responder selects one value, not a list', both, ['HeaderDigest', 'CRC32C,None'], 'ISCSI_NEGOTIATION_BAD_VALUE'],
-    ['"None is only a valid selection if it is explicitly proposed"', { headerDigest: ['CRC32C'] }, ['HeaderDigest', 'None'], 'ISCSI_NEGOTIATION_BAD_VALUE'],
+    // Still refused, but as what it means: the target has no header digests (below).
+    ['"None is only a valid selection if it is explicitly proposed"', { headerDigest: ['CRC32C'] }, ['HeaderDigest', 'None'], 'ISCSI_NEGOTIATION_REJECTED'],
     ['values are case-sensitive (§6.1)', both, ['HeaderDigest', 'crc32c'], 'ISCSI_NEGOTIATION_BAD_VALUE'],
     ['Reject leaves the default None, which we offered', both, ['HeaderDigest', 'Reject'], { headerDigest: false }],
     ['Reject when we require CRC32C: the default None is not acceptable', { headerDigest: ['CRC32C'] }, ['HeaderDigest', 'Reject'], 'ISCSI_NEGOTIATION_REJECTED'],
@@ -126,6 +128,39 @@ describe('list negotiation (§6.2.1): HeaderDigest/DataDigest', () => {
     ['HeaderDigest is never Irrelevant in a Normal session', both, ['HeaderDigest', 'Irrelevant'], 'ISCSI_NEGOTIATION_BAD_VALUE'],
     ['DataDigest follows the same rule', { dataDigest: ['None', 'CRC32C'] }, ['DataDigest', 'CRC32C'], { dataDigest: true, headerDigest: false }],
   ]);
+});
+
+describe('a target without digests, when we require CRC32C (issue 9 §6; §13.1)', () => {
+  // The three ways a target says it has no CRC32C: answering None (tgtd does), Reject (§6.2), or offering only None.
+  const refusals: Array<[how: string, run: () => unknown]> = [
+    ['answers HeaderDigest=None', () => negotiate({ headerDigest: ['CRC32C'] }, [['HeaderDigest', 'None']])],
+    ['answers HeaderDigest=Reject', () => negotiate({ headerDigest: ['CRC32C'] }, [['HeaderDigest', 'Reject']])],
+    ['offers HeaderDigest=None itself', () => new Negotiator('Normal', { headerDigest: ['CRC32C'] }).receive([['HeaderDigest', 'None']])],
+  ];
+  it.each(refusals)('a target that %s: ISCSI_NEGOTIATION_REJECTED saying it has no header digests, and what to do', (_how, run) => {
+    const error = expectError(run, 'ISCSI_NEGOTIATION_REJECTED', { key: 'HeaderDigest', type: NegotiationError });
+    expect(error.message).toMatch(/^the target does not support header digests: we offered only HeaderDigest=CRC32C/);
+    expect(error.hint).toMatch(/header_digest=none.*crc32c,none.*enable CRC32C header digests on the target/);
+  });
+
+  it('the same for data digests', () => {
+    const error = expectError(() => negotiate({ dataDigest: ['CRC32C'] }, [['DataDigest', 'None']]), 'ISCSI_NEGOTIATION_REJECTED', { key: 'DataDigest', type: NegotiationError });
+    expect(error.message).toMatch(/^the target does not support data digests/);
+    expect(error.hint).toMatch(/data_digest=none/);
+  });
+
+  it('a list that admits None (crc32c,none) runs without digests against it', () => {
+    expect(negotiate({ headerDigest: ['CRC32C', 'None'], dataDigest: ['CRC32C', 'None'] }, [['HeaderDigest', 'None'], ['DataDigest', 'None']])).toMatchObject({
+      headerDigest: false,
+      dataDigest: false,
+    });
+  });
+
+  it('by default both digests are offered as None,CRC32C: a target that requires CRC32C gets it', () => {
+    expect(negotiate({}, [['HeaderDigest', 'CRC32C'], ['DataDigest', 'CRC32C']])).toMatchObject({ headerDigest: true, dataDigest: true });
+    expect(DEFAULT_PROPOSAL.headerDigest).toEqual(['None', 'CRC32C']);
+    expect(DEFAULT_PROPOSAL.dataDigest).toEqual(['None', 'CRC32C']);
+  });
 });
 
 describe('numerical negotiation, result function Minimum (§6.2.2, §13.13 MaxBurstLength)', () => {

@@ -3,8 +3,8 @@
  * CHAP_I/CHAP_C, check CHAP_N/CHAP_R, and — when the initiator challenges back (mutual CHAP) and an outgoing account
  * is configured — answer with our CHAP_N/CHAP_R. I/O-free; every failure is an authentication failure (0x0201).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { CHAP_ALGORITHMS, chapResponse, decodeBinaryValue, encodeBinaryValue, type TextPair } from '@iscsi-initiator/core';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { decodeBinaryValue, encodeBinaryValue, type TextPair } from '@iscsi-initiator/core';
 
 export interface ChapAccount {
   readonly user: string;
@@ -20,7 +20,25 @@ export interface ChapSettings {
   readonly algorithms: readonly number[];
 }
 
-export const ALL_CHAP_ALGORITHMS: readonly number[] = CHAP_ALGORITHMS.map((a) => a.id);
+/**
+ * CHAP_A → node:crypto hash and digest length (IANA PPP CHAP Algorithm registry). The target keeps its own table and
+ * its own response function: a verifier that shared core's would agree with any mistake core made.
+ */
+const HASHES: ReadonlyMap<number, { readonly hash: string; readonly digestLength: number }> = new Map([
+  [5, { hash: 'md5', digestLength: 16 }],
+  [6, { hash: 'sha1', digestLength: 20 }],
+  [7, { hash: 'sha256', digestLength: 32 }],
+  [8, { hash: 'sha3-256', digestLength: 32 }],
+]);
+
+export const ALL_CHAP_ALGORITHMS: readonly number[] = [...HASHES.keys()];
+
+/** RFC 1994 §4.1: Response = H(Identifier ‖ secret ‖ Challenge), the identifier one octet. */
+function rfc1994Response(algorithm: number, identifier: number, secret: Buffer, challenge: Buffer): Buffer {
+  const hash = HASHES.get(algorithm)?.hash;
+  if (hash === undefined) throw new Error(`CHAP_A ${algorithm} has no hash`);
+  return createHash(hash).update(Buffer.of(identifier)).update(secret).update(challenge).digest();
+}
 
 /** Why CHAP failed, for the record (never the secret). */
 export class ChapFailure {
@@ -42,7 +60,7 @@ export class ChapAuthenticator {
     const ids = offered.split(',').map((v) => (/^\d{1,3}$/.test(v) ? Number(v) : NaN));
     const chosen = ids.find((id) => this.settings.algorithms.includes(id));
     if (chosen === undefined) return new ChapFailure(`none of CHAP_A=${offered} is acceptable`);
-    const digestLength = CHAP_ALGORITHMS.find((a) => a.id === chosen)!.digestLength;
+    const digestLength = HASHES.get(chosen)!.digestLength;
     this.algorithm = chosen;
     this.identifier = randomBytes(1)[0]!;
     // §12.1.3: a challenge at least as long as the digest.
@@ -70,7 +88,7 @@ export class ChapAuthenticator {
       return new ChapFailure('CHAP_R is not a binary value');
     }
     const { incoming, outgoing } = this.settings;
-    const expected = chapResponse(this.algorithm, this.identifier, Buffer.from(incoming.secret, 'utf8'), this.challenge);
+    const expected = rfc1994Response(this.algorithm, this.identifier, Buffer.from(incoming.secret, 'utf8'), this.challenge);
     if (name !== incoming.user || received.length !== expected.length || !timingSafeEqual(received, expected)) {
       return new ChapFailure(`CHAP response for "${name}" does not match`);
     }
@@ -91,7 +109,7 @@ export class ChapAuthenticator {
     // RFC 7143 §9.2.1: our own challenge reflected back is an attack, not a challenge.
     if (challenge.equals(this.challenge)) return new ChapFailure('the initiator reflected our CHAP challenge');
     this.mutual = true;
-    const answer = chapResponse(this.algorithm, Number(theirIdentifier), Buffer.from(outgoing.secret, 'utf8'), challenge);
+    const answer = rfc1994Response(this.algorithm, Number(theirIdentifier), Buffer.from(outgoing.secret, 'utf8'), challenge);
     return [
       ['CHAP_N', outgoing.user],
       ['CHAP_R', encodeBinaryValue(answer)],

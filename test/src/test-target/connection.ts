@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import {
   decodeLun,
-  decodeText,
   encodePdu,
   encodeText,
   formatPortal,
@@ -45,7 +44,6 @@ import { checkCondition, prepareAbsent, type ScsiOutcome } from './logical-unit.
 import type { Armed, MisbehaviourBook, MisbehaviourKind } from './misbehaviour.js';
 import { respondInFullFeature, type ConnectionParams } from './negotiation.js';
 import type { Recorder, ViolationKind } from './recorder.js';
-import { Condition } from './sense.js';
 import type { Task, TargetSession } from './session.js';
 import type { TargetEntry } from './target-entry.js';
 import { WriteTransfer, type R2TRequest } from './write-transfer.js';

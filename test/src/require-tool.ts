@@ -1,0 +1,56 @@
+// A test that needs an outside tool (tgtd, libiscsi's utilities, util-linux) skips when it is missing on a developer's
+// machine, but under CI (`CI=true`) a missing tool fails the run: a green CI must mean the test ran (issue 9 §7).
+import { accessSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+
+// tgtd and tgtadm live in sbin, which a non-root PATH may leave out.
+const SBIN_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
+
+/** Where each tool comes from, for the error message (Debian package names). */
+const PACKAGE: Readonly<Record<string, string>> = {
+  tgtd: 'tgt',
+  tgtadm: 'tgt',
+  script: 'util-linux',
+  setpriv: 'util-linux',
+};
+
+/** The path of executable `name` on PATH (or in sbin), or undefined. */
+export function findTool(name: string): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(path.delimiter).filter((d) => d !== ''), ...SBIN_DIRS];
+  for (const d of dirs) {
+    const candidate = path.join(d, name);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return undefined;
+}
+
+/** True when this run is CI's (the CI runner sets CI=true). */
+export function underCi(): boolean {
+  return process.env['CI'] === 'true';
+}
+
+/**
+ * True when every tool is installed. When one is missing: false (so the caller skips) on a developer's machine, and
+ * under CI an Error naming the tool and its package, which fails the test file instead of skipping it.
+ */
+export function requireTool(...names: string[]): boolean {
+  const missing = names.filter((n) => findTool(n) === undefined);
+  if (missing.length === 0) return true;
+  if (underCi()) {
+    const packages = [...new Set(missing.map((n) => PACKAGE[n] ?? (n.startsWith('iscsi-') ? 'libiscsi-bin' : n)))];
+    throw new Error(`${missing.join(', ')} not found on PATH: CI=true, so this test fails instead of skipping (install the Debian package ${packages.join(', ')})`);
+  }
+  return false;
+}
+
+/** Like requireTool, for a test that needs root (file ownership, tgtd): skipped as a user, an error under CI as one. */
+export function requireRoot(what: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  if (underCi()) throw new Error(`${what} needs root: CI=true, so this test fails instead of skipping`);
+  return false;
+}
