@@ -21,6 +21,7 @@ import { CommandWindow } from './command-window.js';
 import { rejectReasonName } from './reject-reason.js';
 import { KeepAlive } from './keep-alive.js';
 import { RecoveryProgress } from './recovery-progress.js';
+import { sendCoalescingFor, type SendCoalescing } from './send-coalescing.js';
 import { abortedError, hex2, neverSentError, noProgressError, replacementError, unexpectedPdu } from './session-errors.js';
 import { ScsiTask, type ScsiRequest, type ScsiResult, type TransferLimits } from './scsi-task.js';
 import { newSessionCounters, type SessionCounters } from './session-counters.js';
@@ -56,6 +57,8 @@ export interface SessionCoreOptions {
   readonly reconnectMaxDelayMs?: number | undefined;
   /** false: the first lost connection ends the session (discovery; tests of one connection). Default true. */
   readonly reconnect?: boolean | undefined;
+  /** Send coalescing at deep queues (send-coalescing.ts). Default true; false sends every command at once. */
+  readonly coalesce?: boolean | undefined;
   /**
    * The period of the caller's `tick` timer: deadlines are taken from the last tick's time (no clock read per
    * command) plus this much, so a timeout never fires early. 0 with a fake clock.
@@ -105,6 +108,9 @@ interface Connected {
   readonly limits: TransferLimits;
   readonly login: LoginResult;
   expStatSN: number;
+  /** New commands (and their unsolicited data) held back by send coalescing, in order; any other PDU sends them first. */
+  held: InitiatorPdu[];
+  heldCommands: number;
 }
 
 /**
@@ -156,6 +162,7 @@ export class SessionCore {
   readonly replacementTimeoutMs: number;
   private readonly reconnect: boolean;
   private readonly slackMs: number;
+  private readonly coalescing: SendCoalescing | undefined;
 
   constructor(options: SessionCoreOptions = {}, now = 0) {
     this.queueDepth = options.queueDepth ?? DEFAULT_QUEUE_DEPTH;
@@ -166,6 +173,7 @@ export class SessionCore {
     this.replacementTimeoutMs = options.replacementTimeoutMs ?? DEFAULT_TIMEOUTS.replacementMs;
     this.reconnect = options.reconnect ?? true;
     this.slackMs = options.tickIntervalMs ?? 0;
+    this.coalescing = options.coalesce === false ? undefined : sendCoalescingFor(this.queueDepth);
     this.progress = new RecoveryProgress({
       maxReloginsWithoutProgress: options.maxReloginsWithoutProgress ?? DEFAULT_MAX_RELOGINS_WITHOUT_PROGRESS,
       reconnectMinDelayMs: options.reconnectMinDelayMs ?? DEFAULT_TIMEOUTS.reconnectMinDelayMs,
@@ -267,6 +275,8 @@ export class SessionCore {
       },
       login,
       expStatSN: login.expStatSN,
+      held: [],
+      heldCommands: 0,
     };
     this.lastConn = this.conn;
     this.keepAlive.reset(now);
@@ -477,7 +487,7 @@ export class SessionCore {
     const done = new Promise<number>((resolve, reject) => {
       this.tmfs.set(itt, { fn, lun, referencedTaskTag, deadline: this.now + this.tmfTimeoutMs + this.slackMs, covers, resolve, reject });
     });
-    conn.port.send({
+    this.send(conn, {
       opcode: Opcode.TaskMgmtRequest,
       immediate: true,
       function: fn,
@@ -517,6 +527,8 @@ export class SessionCore {
     return new Promise<void>((resolve, reject) => {
       if (!this.drain) this.drain = { deadline: this.now + timeoutMs + this.slackMs, requested: false, waiters: [] };
       this.drain.waiters.push({ resolve, reject });
+      // Draining: nothing may wait in the coalescing hold for completions that are all that is left.
+      if (this.conn!.heldCommands > 0) this.release(this.conn!);
     });
   }
 
@@ -533,7 +545,7 @@ export class SessionCore {
     let settle: Settle<void> | undefined;
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     this.logoutWaiter = { itt, deadline: this.now + this.logoutTimeoutMs + this.slackMs, done, ...settle! };
-    conn.port.send({
+    this.send(conn, {
       opcode: Opcode.LogoutRequest,
       immediate: true,
       reasonCode: 0,
@@ -575,6 +587,8 @@ export class SessionCore {
       this.tickRecovering(now);
       return;
     }
+    // Nothing waits in the coalescing hold longer than a tick, whatever the target does.
+    if (conn.heldCommands > 0) this.release(conn);
     const keepAlive = this.keepAlive.due(now);
     if (keepAlive === 'timeout') {
       this.counters.timeouts++;
@@ -661,8 +675,40 @@ export class SessionCore {
     entry.cmdSN = conn.window.take();
     this.commands.set(task.itt, entry);
     const { command, dataOut } = task.start(entry.cmdSN, conn.expStatSN);
-    conn.port.send(command);
-    if (dataOut.length > 0) conn.port.sendAll(dataOut);
+    if (this.holding(conn)) {
+      conn.held.push(command);
+      for (const pdu of dataOut) conn.held.push(pdu);
+      conn.heldCommands++;
+    } else {
+      this.send(conn, command);
+      if (dataOut.length > 0) conn.port.sendAll(dataOut);
+    }
+  }
+
+  /** Whether a command starting now waits in the coalescing hold: the target has plenty to work on meanwhile. */
+  private holding(conn: Connected): boolean {
+    const c = this.coalescing;
+    // this.commands already counts the command being started.
+    return c !== undefined && this.drain === undefined && conn.heldCommands < c.batch && this.commands.size - 1 - conn.heldCommands >= c.lowWater;
+  }
+
+  /** Sends the held commands, in the order they were started (their CmdSNs are in that order). */
+  private release(conn: Connected): void {
+    const held = conn.held;
+    conn.held = [];
+    conn.heldCommands = 0;
+    conn.port.sendAll(held);
+  }
+
+  /** Every PDU goes out after the held commands, so the wire order is the order of the calls. */
+  private send(conn: Connected, pdu: InitiatorPdu): void {
+    if (conn.heldCommands > 0) this.release(conn);
+    conn.port.send(pdu);
+  }
+
+  private sendAll(conn: Connected, pdus: readonly InitiatorPdu[]): void {
+    if (conn.heldCommands > 0) this.release(conn);
+    conn.port.sendAll(pdus);
   }
 
   /** Sends queued commands while a slot and the window allow. */
@@ -675,7 +721,7 @@ export class SessionCore {
     // §11.18: a NOP-Out with a valid ITT asks the target for a NOP-In; sent immediate so the window does not hold it.
     const itt = this.allocateItt();
     this.keepAlive.pinged(itt, now);
-    conn.port.send({
+    this.send(conn, {
       opcode: Opcode.NopOut,
       immediate: true,
       lun: 0n,
@@ -689,7 +735,7 @@ export class SessionCore {
 
   private sendText(itt: number, ttt: number, data: Buffer): void {
     const conn = this.conn!;
-    conn.port.send({
+    this.send(conn, {
       opcode: Opcode.TextRequest,
       immediate: true,
       final: true,
@@ -738,7 +784,7 @@ export class SessionCore {
       case Opcode.R2T: {
         const entry = this.entry(pdu.itt, pdu);
         if (!entry) return;
-        conn.port.sendAll(entry.task!.onR2T(pdu, conn.expStatSN));
+        this.sendAll(conn, entry.task!.onR2T(pdu, conn.expStatSN));
         return;
       }
       case Opcode.NopIn:
@@ -782,7 +828,7 @@ export class SessionCore {
       return;
     }
     // §11.19: a target ping; answer with a NOP-Out echoing its TTT, LUN and ping data, ITT reserved, immediate.
-    conn.port.send({
+    this.send(conn, {
       opcode: Opcode.NopOut,
       immediate: true,
       lun: pdu.lun,
@@ -863,6 +909,7 @@ export class SessionCore {
         this.emit({ type: 'logout-requested', withinSeconds: seconds });
         if (!this.drain) this.drain = { deadline: this.now + Math.max(0, seconds * 1000 - 500), requested: true, waiters: [] };
         else this.drain.requested = true;
+        if (this.conn !== undefined && this.conn.heldCommands > 0) this.release(this.conn);
         if (this.commands.size === 0) this.drainDone();
         return;
       }
@@ -964,6 +1011,9 @@ export class SessionCore {
 
   private afterCompletion(): void {
     this.pump();
+    // The target is running low on our commands: what is held goes now.
+    const conn = this.conn;
+    if (conn !== undefined && conn.heldCommands > 0 && this.commands.size - conn.heldCommands < this.coalescing!.lowWater) this.release(conn);
     const drain = this.drain;
     if (drain !== undefined && (drain.requested ? this.commands.size === 0 : this.outstanding === 0)) this.drainDone();
   }
