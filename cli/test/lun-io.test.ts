@@ -182,6 +182,14 @@ describe('iscsiadm lun bench', () => {
     expect(r.latencyUs.p99).toBeLessThanOrEqual(r.latencyUs.max);
   });
 
+  it('--coalesce at QD 32 with --verify: writes and reads held back and sent in batches lose and corrupt nothing', async () => {
+    const run = await iscsiadm(['lun', 'bench', verifyLun, '--rw', 'randrw', '--bs', '4k', '--qd', '32', '--time', '1', '--verify', '--coalesce', '--json']);
+    expect(run.code).toBe(0);
+    const r = JSON.parse(run.stdout.toString());
+    expect(r).toMatchObject({ qd: 32, errors: 0, verify: { mismatches: 0, firstMismatch: null } });
+    expect(r.verify.checked).toBeGreaterThan(32768);
+  });
+
   it('every --rw mode runs for 1 s and does I/O', async () => {
     const runs = await Promise.all(
       ['read', 'write', 'randread', 'randwrite', 'randrw'].map((rw) => iscsiadm(['lun', 'bench', io, '--rw', rw, '--bs', '8k', '--qd', '4', '--time', '1', '--json'])),

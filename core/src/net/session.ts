@@ -54,6 +54,8 @@ export interface SessionOptions extends LoginOptions {
   readonly reconnectMinDelayMs?: number | undefined;
   /** false: the first lost connection ends the session (discovery sessions; tests of a single connection). Default true. */
   readonly reconnect?: boolean | undefined;
+  /** Send coalescing at deep queues (session/send-coalescing.ts): less CPU per I/O, at some IOPS. Default false. */
+  readonly coalesce?: boolean | undefined;
 }
 
 

@@ -1,4 +1,8 @@
 /**
+ * Opt-in (SessionOptions.coalesce, `lun bench --coalesce`). Measured against tgtd on loopback (2 cores, 4 KiB random
+ * reads at QD32): the initiator's user+sys CPU per I/O falls by about 30%, but IOPS fell 6-18%, because tgtd then
+ * sometimes runs out of work while responses wait in our socket; so it is off by default.
+ *
  * Send coalescing under load, the initiator's counterpart of an HBA's interrupt coalescing. At a deep queue each
  * completion frees one slot, and sending its replacement at once costs one socket write (and one read at the target)
  * per command: on loopback that kernel work is most of the CPU an I/O costs. While the target still holds plenty of

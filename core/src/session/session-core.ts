@@ -57,7 +57,7 @@ export interface SessionCoreOptions {
   readonly reconnectMaxDelayMs?: number | undefined;
   /** false: the first lost connection ends the session (discovery; tests of one connection). Default true. */
   readonly reconnect?: boolean | undefined;
-  /** Send coalescing at deep queues (send-coalescing.ts). Default true; false sends every command at once. */
+  /** Send coalescing at deep queues (send-coalescing.ts). Default false: every command is sent at once. */
   readonly coalesce?: boolean | undefined;
   /**
    * The period of the caller's `tick` timer: deadlines are taken from the last tick's time (no clock read per
@@ -173,7 +173,7 @@ export class SessionCore {
     this.replacementTimeoutMs = options.replacementTimeoutMs ?? DEFAULT_TIMEOUTS.replacementMs;
     this.reconnect = options.reconnect ?? true;
     this.slackMs = options.tickIntervalMs ?? 0;
-    this.coalescing = options.coalesce === false ? undefined : sendCoalescingFor(this.queueDepth);
+    this.coalescing = options.coalesce === true ? sendCoalescingFor(this.queueDepth) : undefined;
     this.progress = new RecoveryProgress({
       maxReloginsWithoutProgress: options.maxReloginsWithoutProgress ?? DEFAULT_MAX_RELOGINS_WITHOUT_PROGRESS,
       reconnectMinDelayMs: options.reconnectMinDelayMs ?? DEFAULT_TIMEOUTS.reconnectMinDelayMs,

@@ -11,7 +11,7 @@ const QD = 32; // lowWater 16, batch 8
 
 /** A session at queue depth 32 with `n` READs on the wire (LBA 0..n-1), none answered. */
 function loaded(n: number, options: { coalesce?: boolean; queueDepth?: number } = {}) {
-  const s = new Scene({ queueDepth: options.queueDepth ?? QD, coalesce: options.coalesce });
+  const s = new Scene({ queueDepth: options.queueDepth ?? QD, coalesce: options.coalesce ?? true });
   const c = s.connect({ window: 256 });
   const results = Array.from({ length: n }, (_, lba) => s.core.execute({ lun: 0, cdb: read10(lba) }));
   return { s, c, results };
@@ -55,7 +55,7 @@ describe('send coalescing at deep queues', () => {
   });
 
   it('an ABORT TASK for a held command leaves after the command it names (§11.5.1: the task must exist at the target)', () => {
-    const s = new Scene({ queueDepth: QD });
+    const s = new Scene({ queueDepth: QD, coalesce: true });
     const c = s.connect({ window: 256 });
     for (let lba = 0; lba < 16; lba++) void s.core.execute({ lun: 0, cdb: read10(lba) });
     void s.core.execute({ lun: 0, cdb: read10(99) }, 7);
@@ -92,7 +92,11 @@ describe('send coalescing at deep queues', () => {
     for (const r of results) expect((await outcome(r)).state).toBe('resolved');
   });
 
-  it('coalesce: false, or a queue depth under 8, sends every command at once', () => {
+  it('off by default; coalesce: false, or a queue depth under 8, sends every command at once', () => {
+    const byDefault = new Scene({ queueDepth: QD });
+    const c = byDefault.connect({ window: 256 });
+    for (let lba = 0; lba < 24; lba++) void byDefault.core.execute({ lun: 0, cdb: read10(lba) });
+    expect(c.commands()).toHaveLength(24);
     expect(loaded(24, { coalesce: false }).c.commands()).toHaveLength(24);
     const shallow = loaded(7, { queueDepth: 7 });
     expect(shallow.c.commands()).toHaveLength(7);

@@ -50,6 +50,7 @@ ${BaseCommand.exitCodesHelp}`;
     size: Flags.string({ description: 'length of the region (SIZE); default the rest of the LUN (at most 64 MiB with --verify)' }),
     'rwmix-read': Flags.integer({ description: 'percentage of reads in randrw', default: 50, min: 0, max: 100 }),
     verify: Flags.boolean({ description: 'write self-checking blocks and check every block read back', default: false }),
+    coalesce: Flags.boolean({ description: 'send coalescing: at deep queues new commands wait for a few more and leave in one write (less CPU, may cost IOPS)', default: false }),
   };
 
   async run(): Promise<BenchResult & { recovery: Recovery }> {
@@ -105,7 +106,7 @@ ${BaseCommand.exitCodesHelp}`;
             progress?.stop();
           }
         },
-        { queueDepth: flags.qd },
+        { queueDepth: flags.qd, coalesce: flags.coalesce },
       );
       const r = outcome.result;
       if (!json) this.printSummary(r);
