@@ -12,6 +12,7 @@ import {
 } from '../../core/src/index.js';
 import { runCli } from '../../cli/test/run-cli.js';
 import { TestTarget, type Misbehaviour } from '../src/test-target/index.js';
+import { until } from '../src/session-wait.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -43,17 +44,6 @@ async function scene(extra: Partial<SessionOptions> = {}) {
 
 const BOUND = { timeout: 10_000 };
 
-/** Resolves once `predicate` holds, checked now and after each session event (no polling; the test's bound applies). */
-function until(session: IscsiSession, predicate: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (predicate()) return resolve();
-    const off = session.on(() => {
-      if (!predicate()) return;
-      off();
-      resolve();
-    });
-  });
-}
 
 describe('connection-level faults: a typed error ends the connection, the session recovers, data stays right', BOUND, () => {
   const cases: Array<[string, Misbehaviour]> = [

@@ -15,6 +15,7 @@ import {
   type ScsiCommand,
 } from '../../core/src/index.js';
 import { acceptingLogin, loginResponse, ScriptedTarget, type FullFeaturePdu, type TargetConnection } from '../src/scripted-target.js';
+import { until } from '../src/session-wait.js';
 
 const targets: ScriptedTarget[] = [];
 const sessions: IscsiSession[] = [];
@@ -88,17 +89,6 @@ function answerWithConnectionNumber(target: () => ScriptedTarget) {
   };
 }
 
-/** Resolves once `predicate` holds, checked now and after each session event (no polling; the test's bound applies). */
-function until(session: IscsiSession, predicate: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (predicate()) return resolve();
-    const off = session.on(() => {
-      if (!predicate()) return;
-      off();
-      resolve();
-    });
-  });
-}
 
 /** Resolves once `count` more SCSI Commands have reached the target's current connection. */
 async function commandsArrive(target: ScriptedTarget, count = 1): Promise<void> {

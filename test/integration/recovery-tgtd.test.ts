@@ -17,6 +17,7 @@ import {
 } from '../../core/src/index.js';
 import { FaultProxy } from '../src/fault-proxy.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
+import { until } from '../src/session-wait.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/bin/run.js');
 const IQN = 'iqn.2026-11.test.recovery:disk';
@@ -46,17 +47,6 @@ function options(proxy: FaultProxy, extra: Partial<SessionOptions> = {}): Sessio
   };
 }
 
-/** Resolves once `predicate` holds, checked now and after each session event (no polling; the test's bound applies). */
-function until(session: IscsiSession, predicate: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (predicate()) return resolve();
-    const off = session.on(() => {
-      if (!predicate()) return;
-      off();
-      resolve();
-    });
-  });
-}
 
 function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {

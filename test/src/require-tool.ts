@@ -1,10 +1,7 @@
 // A test that needs an outside tool (tgtd, libiscsi's utilities, util-linux) skips when it is missing on a developer's
 // machine, but under CI (`CI=true`) a missing tool fails the run: a green CI must mean the test ran (issue 9 §7).
-import { accessSync, constants as fsConstants } from 'node:fs';
-import path from 'node:path';
+import { findBinary } from './tgtd.js';
 
-// tgtd and tgtadm live in sbin, which a non-root PATH may leave out.
-const SBIN_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin'];
 
 /** Where each tool comes from, for the error message (Debian package names). */
 const PACKAGE: Readonly<Record<string, string>> = {
@@ -15,19 +12,7 @@ const PACKAGE: Readonly<Record<string, string>> = {
 };
 
 /** The path of executable `name` on PATH (or in sbin), or undefined. */
-export function findTool(name: string): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(path.delimiter).filter((d) => d !== ''), ...SBIN_DIRS];
-  for (const d of dirs) {
-    const candidate = path.join(d, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here; keep looking
-    }
-  }
-  return undefined;
-}
+export const findTool = findBinary;
 
 /** True when this run is CI's (the CI runner sets CI=true). */
 export function underCi(): boolean {

@@ -166,7 +166,8 @@ const CONTROL_PORT_MAX = 32767;
 const SUN_PATH_MAX = 107;
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
-function findBinary(name: string): string | undefined {
+/** The path of executable `name` on PATH (or in sbin, which a non-root PATH may leave out), or undefined. */
+export function findBinary(name: string): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(path.delimiter).filter((d) => d !== ''), ...SBIN_DIRS];
   for (const d of dirs) {
     const candidate = path.join(d, name);

@@ -314,12 +314,7 @@ export class SessionCore {
     const failure = error ?? new TransportError('ISCSI_SESSION_CLOSED', 'the target ended the session (logout requested)');
     this.keepAlive.reset(now);
     this.zombies.clear(); // §6.3.5: session reinstatement ends every task of the old connection at the target
-    for (const tmf of this.tmfs.values()) tmf.reject(failure);
-    this.tmfs.clear();
-    this.text?.reject(failure);
-    this.text = undefined;
-    this.logoutWaiter?.reject(failure);
-    this.logoutWaiter = undefined;
+    this.failConnectionWaiters(failure);
     const draining = this.drain;
     this.drain = undefined;
     for (const waiter of draining?.waiters ?? []) waiter.resolve();
@@ -387,12 +382,7 @@ export class SessionCore {
     this.commands.clear();
     for (const entry of this.queue.drain()) entry.reject(failure);
     this.tagged.clear();
-    for (const tmf of this.tmfs.values()) tmf.reject(failure);
-    this.tmfs.clear();
-    this.text?.reject(failure);
-    this.text = undefined;
-    this.logoutWaiter?.reject(failure);
-    this.logoutWaiter = undefined;
+    this.failConnectionWaiters(failure);
     for (const waiter of this.drain?.waiters ?? []) waiter.resolve();
     this.drain = undefined;
     conn?.port.close(reason);
@@ -683,6 +673,16 @@ export class SessionCore {
       this.send(conn, command);
       if (dataOut.length > 0) conn.port.sendAll(dataOut);
     }
+  }
+
+  /** What belongs to one connection and cannot move to the next: task management, a text exchange, the logout. */
+  private failConnectionWaiters(failure: IscsiError): void {
+    for (const tmf of this.tmfs.values()) tmf.reject(failure);
+    this.tmfs.clear();
+    this.text?.reject(failure);
+    this.text = undefined;
+    this.logoutWaiter?.reject(failure);
+    this.logoutWaiter = undefined;
   }
 
   /** Whether a command starting now waits in the coalescing hold: the target has plenty to work on meanwhile. */
