@@ -2,7 +2,6 @@
 // machine, but under CI (`CI=true`) a missing tool fails the run: a green CI must mean the test ran (issue 9 §7).
 import { findBinary } from './tgtd.js';
 
-
 /** Where each tool comes from, for the error message (Debian package names). */
 const PACKAGE: Readonly<Record<string, string>> = {
   tgtd: 'tgt',
