@@ -79,6 +79,8 @@ export class RpcServer {
   private readonly connections = new Set<Connection>();
   /** Open connections per non-root uid ("unknown" for a peer whose credentials could not be read). */
   private readonly connectionsOf = new Map<string, number>();
+  /** Refused connections told why and not closed yet (see refuse). */
+  private readonly refusing = new Set<net.Socket>();
   private server: net.Server | undefined;
   private nextId = 1;
   private readonly authorize: (peer: PeerCredentials | undefined) => boolean;
@@ -151,6 +153,7 @@ export class RpcServer {
 
   async close(): Promise<void> {
     for (const c of this.connections) c.socket.destroy();
+    for (const s of this.refusing) s.destroy();
     this.connections.clear();
     this.connectionsOf.clear();
     const server = this.server;
@@ -169,10 +172,7 @@ export class RpcServer {
     const refusal = this.admit(peer);
     if (refusal !== undefined) {
       this.options.log?.('warn', 'connection refused', { uid: peer?.uid ?? 'unknown', reason: refusal });
-      // One line saying why, then closed even if the peer never reads it: the descriptor must not linger.
-      const error = { code: RPC_ISCSI_ERROR, message: `iscsid refused the connection: ${refusal}`, data: { code: 'ISCSI_CONNECTION_REFUSED', hint: 'close other connections to iscsid (docs/security.md, Limits)' } };
-      socket.end(`${JSON.stringify({ jsonrpc: '2.0', id: null, error })}\n`, () => socket.destroy());
-      socket.setTimeout(1000, () => socket.destroy());
+      this.refuse(socket, refusal);
       return;
     }
     const bucket = peer?.uid === 0 ? undefined : peer === undefined ? 'unknown' : String(peer.uid);
@@ -202,6 +202,28 @@ export class RpcServer {
       connection.unread = connection.unread === undefined ? chunk : Buffer.concat([connection.unread, chunk]);
       this.pump(connection);
     });
+  }
+
+  /**
+   * One JSON-RPC error line saying why, then the end of our side. The peer's own writes are read and dropped until it
+   * closes (a peer that wrote first would otherwise meet EPIPE before reading the line), for REFUSAL_LINGER_MS at most
+   * and only while few refusals linger: a peer that connects in a loop must not hold descriptors through them.
+   */
+  private refuse(socket: net.Socket, reason: string): void {
+    const error = { code: RPC_ISCSI_ERROR, message: `iscsid refused the connection: ${reason}`, data: { code: 'ISCSI_CONNECTION_REFUSED', hint: 'close other connections to iscsid (docs/security.md, Limits)' } };
+    const line = `${JSON.stringify({ jsonrpc: '2.0', id: null, error })}\n`;
+    if (this.refusing.size >= MAX_LINGERING_REFUSALS) {
+      socket.end(line, () => socket.destroy());
+      return;
+    }
+    this.refusing.add(socket);
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.refusing.delete(socket);
+    });
+    socket.on('data', () => {}); // read and dropped
+    socket.end(line);
   }
 
   /** Why a peer may not connect now, or undefined. Root is exempt from the per-uid limit and has reserved slots. */
@@ -346,6 +368,10 @@ export class RpcServer {
     socket.destroy();
   }
 }
+
+/** How long a refused connection may take to read why before it is closed, and how many may do so at once. */
+const REFUSAL_LINGER_MS = 500;
+const MAX_LINGERING_REFUSALS = 64;
 
 /** A line that is not JSON (JSON-RPC 2.0 §5.1, -32700). */
 const PARSE_ERROR = Symbol('parse error');
