@@ -253,8 +253,8 @@ export class RpcServer {
    * output is under maxUnsentBytes. Called on every chunk read, every call answered and every 'drain'.
    */
   private pump(c: Connection): void {
-    const { maxUnsentBytes, maxCallsInFlight } = this.limits;
-    while (!c.socket.destroyed && c.socket.writableLength <= maxUnsentBytes) {
+    const { maxCallsInFlight } = this.limits;
+    while (!c.socket.destroyed && !this.backedUp(c)) {
       const line = (c.next ??= this.nextLine(c));
       if (line === undefined) break;
       // A line whose calls do not fit waits for answers; one alone may always run (a batch is at most maxBatchCalls).
@@ -269,8 +269,13 @@ export class RpcServer {
         });
     }
     if (c.socket.destroyed) return;
-    if (c.next !== undefined || c.unread !== undefined || c.socket.writableLength > maxUnsentBytes) c.socket.pause();
+    if (c.next !== undefined || c.unread !== undefined || this.backedUp(c)) c.socket.pause();
     else if (c.socket.isPaused()) c.socket.resume();
+  }
+
+  /** More than maxUnsentBytes unsent, and a 'drain' to come (one always does once a write has filled the buffer). */
+  private backedUp(c: Connection): boolean {
+    return c.socket.writableNeedDrain && c.socket.writableLength > this.limits.maxUnsentBytes;
   }
 
   /** Splits the next non-blank line off what was read, or keeps an incomplete one aside; undefined when none is whole. */
