@@ -47,3 +47,27 @@ export const DEFAULT_BUSY_RETRIES = 10;
 
 /** iscsid's socket (docs/security.md): the same path on macOS and Linux. */
 export const DEFAULT_SOCKET_PATH = '/var/run/iscsid.sock';
+
+/**
+ * iscsid's RPC limits (docs/security.md, Limits): what one peer on the socket can make the daemon hold. Settable per
+ * server (RpcServerOptions.limits); the 1 MiB request line cap is MAX_MESSAGE_BYTES in the RPC contract.
+ */
+export const DEFAULT_RPC_LIMITS = Object.freeze({
+  /** Calls in one batch (JSON-RPC 2.0 §6); a longer batch is answered with one Invalid Request error. */
+  maxBatchCalls: 100,
+  /** One answer line; a call whose answer would pass it gets an error instead (a batch: the calls past the budget). */
+  maxAnswerBytes: 1 << 20,
+  /** Calls running at once per connection; further lines wait unread (reading pauses). */
+  maxCallsInFlight: 100,
+  /** Reading a connection pauses while this much of its output is unsent, until the socket drains. */
+  maxUnsentBytes: 256 << 10,
+  /** A connection (a slow subscriber, a peer not reading its answers) with more unsent output than this is closed. */
+  maxBacklogBytes: 4 << 20,
+  /** Connections per non-root uid (an unknown peer counts as one uid); root is exempt. */
+  maxConnectionsPerUid: 16,
+  /** Connections in all, root's included: far below launchd's default of 256 open files on macOS. */
+  maxConnections: 128,
+  /** Of maxConnections, this many are kept for root: others are refused once only these are left. */
+  connectionsReservedForRoot: 16,
+});
+export type RpcLimits = { -readonly [K in keyof typeof DEFAULT_RPC_LIMITS]: number };

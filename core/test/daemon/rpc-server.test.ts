@@ -5,10 +5,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArgumentError, TransportError } from '../../src/errors.js';
 import { RpcClient } from '../../src/rpc/client.js';
-import { isObjectParams, MAX_MESSAGE_BYTES, RPC_ISCSI_ERROR, RPC_NOT_PERMITTED, RpcServer } from '../../src/daemon/rpc-server.js';
+import { answerLine } from '../../src/daemon/rpc-answer.js';
+import { isObjectParams, MAX_MESSAGE_BYTES, RPC_ISCSI_ERROR, RPC_NOT_PERMITTED, RpcServer, type PeerCredentials, type RpcServerOptions } from '../../src/daemon/rpc-server.js';
 
 let dir: string;
 let socketPath: string;
@@ -211,5 +212,257 @@ describe('one daemon per socket', () => {
 
   it('a client with no daemon gets ISCSI_DAEMON_NOT_RUNNING with how to start it', async () => {
     await expect(RpcClient.connect(path.join(dir, 'nobody.sock'))).rejects.toMatchObject({ code: 'ISCSI_DAEMON_NOT_RUNNING', hint: expect.stringMatching(/iscsid/) });
+  });
+});
+
+/** A server of its own with some limits lowered, for the limit tests (docs/security.md, Limits). */
+async function limitedServer(
+  limits: NonNullable<RpcServerOptions['limits']>,
+  peer: () => PeerCredentials | undefined = () => ({ uid: 0, gid: 0 }),
+): Promise<{ server: RpcServer; path: string; logs: Array<{ message: string; fields?: Record<string, unknown> }> }> {
+  const logs: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+  const limited = new RpcServer({ peerCredentials: peer, limits, log: (_level, message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }) });
+  const other = path.join(dir, `limited-${extraServers.length}.sock`);
+  await limited.listen(other);
+  extraServers.push(limited);
+  return { server: limited, path: other, logs };
+}
+const extraServers: RpcServer[] = [];
+afterEach(async () => {
+  for (const s of extraServers.splice(0)) await s.close();
+});
+
+/** A raw connection: what it reads, as lines, and a way to wait for the n-th line or the close. */
+function rawPeer(socketPath: string): Promise<{ socket: net.Socket; lines: unknown[]; closed: Promise<void>; nth(n: number): Promise<unknown> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    const lines: unknown[] = [];
+    const waiters: Array<{ n: number; resolve: (v: unknown) => void }> = [];
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+        lines.push(JSON.parse(text.slice(0, nl)));
+        text = text.slice(nl + 1);
+      }
+      for (const w of waiters.splice(0)) if (lines.length >= w.n) w.resolve(lines[w.n - 1]);
+      else waiters.push(w);
+    });
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.on('error', () => {});
+    socket.once('connect', () =>
+      resolve({
+        socket,
+        lines,
+        closed,
+        nth: (n) => (lines.length >= n ? Promise.resolve(lines[n - 1]) : new Promise((r) => waiters.push({ n, resolve: r }))),
+      }),
+    );
+    socket.once('error', reject);
+  });
+}
+
+describe('limits (issue 10, "Bounded RPC"; docs/security.md, Limits)', () => {
+  it('a batch over maxBatchCalls is answered with one Invalid Request and none of its calls runs', async () => {
+    const { server: s, path: p } = await limitedServer({ maxBatchCalls: 3 });
+    let ran = 0;
+    s.addMethod('count', () => ++ran);
+    const call = (id: number) => ({ jsonrpc: '2.0', id, method: 'count' });
+    const peer = await rawPeer(p);
+    peer.socket.write(`${JSON.stringify([call(1), call(2), call(3), call(4)])}\n`);
+    expect(await peer.nth(1)).toMatchObject({ id: null, error: { code: -32600, data: { code: 'ISCSI_BAD_ARGUMENT' } } });
+    peer.socket.write(`${JSON.stringify([call(5), call(6), call(7)])}\n`); // at the cap: taken
+    expect(((await peer.nth(2)) as Array<{ id: number }>).map((r) => r.id).sort()).toEqual([5, 6, 7]);
+    expect(ran).toBe(3);
+    peer.socket.destroy();
+  });
+
+  it('an answer over maxAnswerBytes becomes an error for that call; in a batch, the calls past the byte budget', async () => {
+    const { server: s, path: p } = await limitedServer({ maxAnswerBytes: 2_000 });
+    s.addMethod('blob', () => 'b'.repeat(600));
+    s.addMethod('huge', () => 'h'.repeat(5_000));
+    const c = await RpcClient.connect(p);
+    clients.push(c);
+    await expect(c.callUnchecked('huge')).rejects.toMatchObject({ rpcCode: -32600, code: 'ISCSI_BAD_ARGUMENT' });
+    expect(await c.callUnchecked('blob')).toHaveLength(600);
+    const peer = await rawPeer(p);
+    const batch = Array.from({ length: 6 }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'blob' }));
+    peer.socket.write(`${JSON.stringify(batch)}\n`);
+    const answers = (await peer.nth(1)) as Array<{ id: number; result?: string; error?: { code: number } }>;
+    // JSON-RPC 2.0 §6: every call of the batch is answered, each by its id; those over the budget with an error.
+    expect(answers.map((a) => a.id).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(answers.filter((a) => a.result !== undefined).length).toBe(3); // 3 × ~640 bytes fit in 2,000
+    expect(answers.filter((a) => a.error?.code === -32600).length).toBe(3);
+    expect(Buffer.byteLength(JSON.stringify(answers))).toBeLessThanOrEqual(2_000 + 3 * 250);
+    peer.socket.destroy();
+  });
+
+  it('answerLine keeps results within its budget: of 20,000 answers of 1 KiB, those past 64 KiB become errors', () => {
+    const responses = Array.from({ length: 20_000 }, (_, i) => ({ jsonrpc: '2.0' as const, id: i, result: 'r'.repeat(1024) }));
+    const line = answerLine(responses, 64 << 10);
+    const parsed = JSON.parse(line) as Array<{ id: number; error?: unknown }>;
+    expect(new Set(parsed.map((r) => r.id)).size).toBe(20_000); // every call answered (JSON-RPC 2.0 §6)…
+    const results = parsed.filter((r) => r.error === undefined);
+    expect(results.length).toBeGreaterThan(55); // …those that fit with their result (about 1,050 bytes each)…
+    expect(Buffer.byteLength(JSON.stringify(results))).toBeLessThanOrEqual(64 << 10); // …within the budget
+    expect(parsed.filter((r) => r.error !== undefined)).toHaveLength(20_000 - results.length);
+  });
+
+  it('at most maxCallsInFlight calls run per connection; the next line waits until one answers', async () => {
+    const { server: s, path: p } = await limitedServer({ maxCallsInFlight: 2 });
+    const gates: Array<() => void> = [];
+    let started = 0;
+    let startedOne: () => void = () => {};
+    s.addMethod('gate', async () => {
+      started++;
+      startedOne();
+      await new Promise<void>((r) => gates.push(r));
+      return started;
+    });
+    const waitStarted = (n: number) => new Promise<void>((r) => ((startedOne = () => started >= n && r()), startedOne()));
+    const peer = await rawPeer(p);
+    peer.socket.write(Array.from({ length: 5 }, (_, i) => `{"jsonrpc":"2.0","id":${i + 1},"method":"gate"}\n`).join(''));
+    await waitStarted(2);
+    // Two run; the third is held until one answers, however long we look (it is started only from an answer).
+    peer.socket.write('{"jsonrpc":"2.0","method":"gate"}\n'); // a sixth call, a notification: it waits too
+    expect(started).toBe(2);
+    gates.shift()!();
+    await peer.nth(1);
+    await waitStarted(3);
+    expect(started).toBe(3);
+    while (started < 6 || gates.length > 0) {
+      if (gates.length > 0) gates.shift()!();
+      else await waitStarted(started + 1);
+    }
+    await peer.nth(5);
+    peer.socket.destroy();
+  });
+
+  it('reading pauses while a connection\'s unsent output passes maxUnsentBytes, and resumes on drain', async () => {
+    const { server: s, path: p, logs } = await limitedServer({ maxCallsInFlight: 1, maxUnsentBytes: 16 << 10, maxBacklogBytes: 1 << 20 });
+    let ran = 0;
+    s.addMethod('blob', () => {
+      ran++;
+      return 'b'.repeat(64 << 10);
+    });
+    const peer = await rawPeer(p);
+    peer.socket.pause(); // a reader that reads nothing…
+    peer.socket.write(Array.from({ length: 60 }, (_, i) => `{"jsonrpc":"2.0","id":${i + 1},"method":"blob"}\n`).join(''));
+    await new Promise((r) => setTimeout(r, 300)); // …for 300 ms: the slow reader is the case under test, not a wait
+    // 60 answers are 3.9 MB: without the pause every call would have run and the 1 MiB backlog limit dropped it.
+    // With it, only what the kernel's socket buffer took (about 200 KiB on Linux) plus one answer ran.
+    expect(ran).toBeLessThan(15);
+    peer.socket.resume();
+    expect(await peer.nth(60)).toMatchObject({ id: 60 });
+    expect(ran).toBe(60);
+    expect(logs.filter((l) => l.message.startsWith('connection dropped'))).toEqual([]);
+    peer.socket.destroy();
+  });
+
+  it('a subscriber whose backlog passes maxBacklogBytes is dropped with a logged reason; a reading one is not', async () => {
+    const { server: s, path: p, logs } = await limitedServer({ maxBacklogBytes: 64 << 10 });
+    s.addMethod('subscribe', (_p, context) => {
+      context.subscribe();
+      return true;
+    });
+    const slowPeer = await rawPeer(p);
+    const reader = await rawPeer(p);
+    for (const peer of [slowPeer, reader]) {
+      peer.socket.write('{"jsonrpc":"2.0","id":1,"method":"subscribe"}\n');
+      await peer.nth(1);
+    }
+    slowPeer.socket.pause();
+    const reason = 'r'.repeat(10_000);
+    let sent = 0;
+    // Bounded: the kernel buffer (~200 KiB) plus 64 KiB is passed within 100 notifications of 10 KB.
+    while (s.connectionCount === 2 && sent < 100) {
+      s.notify('session.stateChanged', { sid: 1, state: 'recovering', reason });
+      sent++;
+      await reader.nth(sent + 1); // the reading subscriber reads each one
+    }
+    expect(s.connectionCount).toBe(1);
+    expect(logs).toContainEqual(expect.objectContaining({ message: expect.stringMatching(/^connection dropped/), fields: expect.objectContaining({ subscribed: true, limit: 64 << 10 }) }));
+    s.notify('session.stateChanged', { sid: 1, state: 'logged-in', reason: 'still here' });
+    expect(await reader.nth(sent + 2)).toMatchObject({ params: { reason: 'still here' } });
+    reader.socket.destroy();
+    slowPeer.socket.destroy();
+  });
+
+  it('per-uid connection limit (root exempt, unknown peers one bucket) and a global cap with room kept for root', async () => {
+    let peerNow: PeerCredentials | undefined = { uid: 1000, gid: 1000 };
+    const { server: s, path: p } = await limitedServer({ maxConnectionsPerUid: 2, maxConnections: 6, connectionsReservedForRoot: 2 }, () => peerNow);
+    s.addMethod('version', () => 1);
+    const open: Array<Awaited<ReturnType<typeof rawPeer>>> = [];
+    /** Connects as `who`; 'ok' once a call is answered, else the refusal's data.code (one line, then closed). */
+    const connectAs = async (who: PeerCredentials | undefined): Promise<string> => {
+      peerNow = who;
+      const peer = await rawPeer(p);
+      open.push(peer);
+      peer.socket.write('{"jsonrpc":"2.0","id":1,"method":"version"}\n');
+      const first = (await peer.nth(1)) as { result?: unknown; error?: { code: number; data: { code: string } } };
+      if (first.result !== undefined) return 'ok';
+      await peer.closed;
+      expect(first.error?.code).toBe(RPC_ISCSI_ERROR);
+      return first.error!.data.code;
+    };
+    const alice = { uid: 1000, gid: 1000 };
+    const bob = { uid: 1001, gid: 1001 };
+    const root = { uid: 0, gid: 0 };
+    expect(await connectAs(alice)).toBe('ok');
+    expect(await connectAs(alice)).toBe('ok');
+    expect(await connectAs(alice)).toBe('ISCSI_CONNECTION_REFUSED'); // alice's third
+    expect(await connectAs(undefined)).toBe('ok'); // unknown peers share one bucket…
+    expect(await connectAs(undefined)).toBe('ok');
+    expect(await connectAs(undefined)).toBe('ISCSI_CONNECTION_REFUSED'); // …of two
+    expect(s.connectionCount).toBe(4); // the global cap (6) less the 2 kept for root
+    expect(await connectAs(bob)).toBe('ISCSI_CONNECTION_REFUSED');
+    expect(await connectAs(root)).toBe('ok');
+    expect(await connectAs(root)).toBe('ok');
+    expect(await connectAs(root)).toBe('ISCSI_CONNECTION_REFUSED'); // even root: the descriptors are finite
+    open[0]!.socket.destroy();
+    await open[0]!.closed;
+    await vi.waitFor(() => expect(s.connectionCount).toBe(5));
+    expect(await connectAs(root)).toBe('ok'); // a slot freed is a slot again
+    for (const peer of open) peer.socket.destroy();
+  });
+
+  it('JSON-RPC 2.0 §4: an id of 1e400 (Infinity) is refused unrun with Invalid Request; other ids are echoed as sent', async () => {
+    let ran = 0;
+    server.addMethod('count', () => ++ran);
+    const peer = await rawPeer(socketPath);
+    peer.socket.write('{"jsonrpc":"2.0","id":1e400,"method":"count"}\n');
+    expect(await peer.nth(1)).toMatchObject({ id: null, error: { code: -32600, data: { code: 'ISCSI_BAD_ARGUMENT' } } });
+    expect(ran).toBe(0);
+    peer.socket.write('{"jsonrpc":"2.0","id":{"a":1},"method":"count"}\n');
+    expect(await peer.nth(2)).toMatchObject({ id: null, error: { code: -32600 } });
+    peer.socket.write('{"jsonrpc":"2.0","id":1e300,"method":"count"}\n{"jsonrpc":"2.0","id":"x","method":"count"}\n');
+    const echoed = [await peer.nth(3), await peer.nth(4)].map((a) => (a as { id: unknown }).id);
+    expect(echoed.sort()).toEqual([1e300, 'x'].sort());
+    expect(ran).toBe(2);
+    peer.socket.destroy();
+  });
+
+  it('nothing a peer sends throws outside a handler: odd batch elements, throwing handlers, notifications that fail', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      server.addMethod('throwsString', () => {
+        throw 'not an Error'; // what a buggy handler may do
+      });
+      server.addMethod('rejects', () => Promise.reject(new Error('late')));
+      const peer = await rawPeer(socketPath);
+      peer.socket.write('[null,1,[],[{"jsonrpc":"2.0","id":1,"method":"version"}],{"jsonrpc":"2.0","id":2,"method":"throwsString"}]\n');
+      const batch = (await peer.nth(1)) as Array<{ id: unknown; error: { code: number } }>;
+      expect(batch.map((r) => r.error.code).sort()).toEqual([-32603, -32600, -32600, -32600, -32600].sort());
+      peer.socket.write('null\n{"jsonrpc":"2.0","method":"rejects"}\n{"jsonrpc":"2.0","id":3,"method":"rejects"}\n');
+      expect(await peer.nth(2)).toMatchObject({ id: null, error: { code: -32600 } });
+      expect(await peer.nth(3)).toMatchObject({ id: 3, error: { code: -32603 } });
+      peer.socket.destroy();
+      expect(await (await client()).call('version')).toMatchObject({ protocol: 1 });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
