@@ -72,14 +72,22 @@ export class RpcClient {
         reject(new TransportError('ISCSI_TIMEOUT', `iscsid did not answer on ${path} within ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('connect', () => {
-        clearTimeout(timer);
-        if (verifyPeer === undefined) return resolve(new RpcClient(socket));
-        // Nothing is written before the verdict: RpcClient's constructor and every call come after it.
+        if (verifyPeer === undefined) {
+          clearTimeout(timer);
+          return resolve(new RpcClient(socket));
+        }
+        // Nothing is written before the verdict: RpcClient's constructor and every call come after it. The connect
+        // timeout covers the verdict too.
         Promise.resolve()
           .then(() => verifyPeer(socket))
           .then(
-            () => (socket.destroyed ? reject(new TransportError('ISCSI_CONNECTION_CLOSED', `iscsid closed the connection on ${path}`)) : resolve(new RpcClient(socket))),
+            () => {
+              clearTimeout(timer);
+              if (socket.destroyed) reject(new TransportError('ISCSI_CONNECTION_CLOSED', `iscsid closed the connection on ${path}`));
+              else resolve(new RpcClient(socket));
+            },
             (e: unknown) => {
+              clearTimeout(timer);
               socket.destroy();
               reject(e instanceof Error ? e : new TransportError('ISCSI_DAEMON_NOT_TRUSTED', `the server on ${path} was not accepted`));
             },

@@ -66,6 +66,12 @@ describe('RpcClient verifyPeer', () => {
     expect(received).toBe(0);
   });
 
+  it('a verifier that never decides is bounded by the connect timeout (ISCSI_TIMEOUT), and nothing is sent', async () => {
+    await expect(RpcClient.connect(join(dir, 's.sock'), { timeoutMs: 50, verifyPeer: () => new Promise<void>(() => {}) })).rejects.toMatchObject({ code: 'ISCSI_TIMEOUT' });
+    await closed;
+    expect(received).toBe(0);
+  });
+
   it('a verifier that accepts: the client works as without one; a number still means a timeout', async () => {
     const client = await RpcClient.open(join(dir, 's.sock'), { verifyPeer: async () => {} });
     expect(await client.call('version')).toMatchObject({ name: 'iscsid' });
