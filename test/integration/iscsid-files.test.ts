@@ -130,9 +130,15 @@ describe('a safe socket (issue 10: "Socket creation follows symlinks")', () => {
     expect(lstatSync(path.join(safe, 'iscsid.sock')).isSymbolicLink()).toBe(true);
   });
 
-  it('under umask 000 the socket is 0660 root:<group> as created (no chmod afterwards): nobody outside the group connects', async () => {
+  it('under umask 000 the socket is 0660 root:<group> as created — no chmod, an lchown — and nobody outside the group connects', { timeout: 60_000 }, async () => {
     const dir = folder('umask');
-    const d = await start({ dir, umask: 0o000, args: ['--group', '1'] });
+    // strace records every mode and owner change the daemon makes: the window the issue found was a chmod after the bind.
+    const trace = path.join(root, 'umask.strace');
+    const d = await start({ dir, umask: 0o000, args: ['--group', '1'], prefix: ['strace', '-f', '-qq', '-e', 'trace=chmod,fchmodat,chown,lchown,fchownat', '-o', trace], startTimeoutMs: 45_000 });
+    const calls = readFileSync(trace, 'utf8').split('\n').filter((l) => l.includes(d.socket));
+    expect(calls.filter((l) => /chmod/.test(l))).toEqual([]);
+    expect(calls.filter((l) => /lchown\(|AT_SYMLINK_NOFOLLOW/.test(l))).toHaveLength(1);
+    expect(calls.filter((l) => /chown/.test(l) && !/lchown\(|AT_SYMLINK_NOFOLLOW/.test(l))).toEqual([]);
     const st = lstatSync(d.socket);
     expect([st.isSocket(), st.mode & 0o777, st.uid, st.gid]).toEqual([true, 0o660, 0, 1]);
     // The daemon's own files under umask 000: still private.

@@ -27,6 +27,10 @@ export interface StartIscsidOptions {
   secretsDir?: string;
   /** The umask the daemon starts under (set by a shell before it execs node); default: the test's. */
   umask?: number;
+  /** A command the daemon runs under, e.g. `['strace', '-f', …]`. */
+  prefix?: string[];
+  /** How long the start may take; default 10 s. */
+  startTimeoutMs?: number;
 }
 
 /** The daemon's argv and how to spawn it, for tests that expect it to refuse to start (see iscsid-files.test.ts). */
@@ -41,8 +45,9 @@ export function iscsidCommand(options: StartIscsidOptions & { dir: string }): { 
     options.secretsDir ?? path.join(options.dir, 'secrets'),
     ...(options.args ?? []),
   ];
-  if (options.umask === undefined) return { file: process.execPath, args: argv };
-  return { file: '/bin/sh', args: ['-c', `umask ${options.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`, process.execPath, ...argv] };
+  const command = options.umask === undefined ? [process.execPath, ...argv] : ['/bin/sh', '-c', `umask ${options.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`, process.execPath, ...argv];
+  const [file, ...args] = [...(options.prefix ?? []), ...command];
+  return { file: file!, args };
 }
 
 export async function startIscsid(options: StartIscsidOptions = {}): Promise<IscsidInstance> {
@@ -55,7 +60,7 @@ export async function startIscsid(options: StartIscsidOptions = {}): Promise<Isc
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
     const poll = () => {
       if (output.includes('iscsid listening')) resolve();
       else if (child.exitCode !== null || Date.now() > deadline) reject(new Error(`iscsid did not start: ${output}`));
