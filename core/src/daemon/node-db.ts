@@ -329,12 +329,12 @@ export class NodeDatabase {
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
-    for (const r of rejected) this.#log?.('warn', 'node database: kept a record aside', { file, reason: r.reason, record: describe(r.record) });
+    for (const r of rejected) this.#log?.('warn', 'node database: kept a record aside', { file, reason: r.reason, record: recordName(r.record) });
   }
 }
 
 /** A short, secret-free name for a kept-aside record in a log line: its target and portal when it has them. */
-function describe(record: unknown): string {
+function recordName(record: unknown): string {
   if (record === null || typeof record !== 'object') return JSON.stringify(record)?.slice(0, 80) ?? String(record);
   const r = record as Record<string, unknown>;
   const name = typeof r['targetName'] === 'string' ? r['targetName'].slice(0, 223) : typeof r['name'] === 'string' ? r['name'].slice(0, 223) : undefined;
