@@ -9,6 +9,7 @@ export const ExitCode = {
   Generic: 1,
   SessionNotFound: 2,
   Transport: 4,
+  Database: 6,
   Login: 5,
   InvalidArgument: 7,
   TransportTimeout: 8,
@@ -28,6 +29,10 @@ export function exitCodeFor(code: IscsiErrorCode | undefined): number {
   if (code === undefined) return ExitCode.Generic;
   if (code === 'ISCSI_DAEMON_NOT_RUNNING') return ExitCode.DaemonNotConnected;
   if (code === 'ISCSI_NOT_PERMITTED') return ExitCode.Access;
+  // open-iscsi's ISCSI_ERR_ISCSID_COMM_ERR: something answers on the socket, but not a daemon we may talk to.
+  if (code === 'ISCSI_DAEMON_NOT_TRUSTED') return ExitCode.DaemonCommunication;
+  // open-iscsi's ISCSI_ERR_IDBM: the node database (here also the secret store) could not be used.
+  if (code === 'ISCSI_STORAGE_FULL' || code === 'ISCSI_STORAGE_FAILED' || code === 'ISCSI_STORAGE_UNSAFE') return ExitCode.Database;
   if (code === 'ISCSI_SESSION_NOT_FOUND') return ExitCode.SessionNotFound;
   if (code === 'ISCSI_SESSION_EXISTS') return ExitCode.SessionExists;
   if (code === 'ISCSI_NODE_NOT_FOUND' || code === 'ISCSI_SECRET_NOT_FOUND') return ExitCode.NoObjectsFound;
@@ -49,11 +54,13 @@ export const EXIT_CODES_HELP = [
   '1 error',
   '2 no such session',
   '4 connection or protocol error',
+  '6 the daemon\'s storage failed (disk full, I/O error, unsafe file or folder)',
   '5 login failed, may succeed later',
   '7 invalid argument',
   '8 timed out',
   '13 not permitted (needs root)',
   '15 already logged in (session exists)',
+  '18 the socket\'s server is not a trusted iscsid (not root)',
   '19 login failed for good (no such target, not allowed)',
   '20 iscsid is not running',
   '21 no records found (no such node, no stored secret)',

@@ -1,5 +1,6 @@
 import { defaultDaemonPaths, generateInitiatorName, SOCKET_ENV, STATE_DIR_ENV, storedInitiatorName } from '@iscsi-initiator/core';
 import { DEFAULT_SOCKET_PATH, RpcClient } from '@iscsi-initiator/core/rpc';
+import { trustedDaemon } from './daemon.js';
 
 /** How long a direct command waits for a running iscsid to say its name before it looks elsewhere. */
 const ASK_DAEMON_MS = 1_000;
@@ -21,12 +22,12 @@ async function askDaemon(socket: string): Promise<string | undefined> {
   let client: RpcClient | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
-    client = await RpcClient.connect(socket, ASK_DAEMON_MS);
+    client = await RpcClient.connect(socket, { timeoutMs: ASK_DAEMON_MS, verifyPeer: trustedDaemon(socket) });
     const answer = client.call('initiator.get');
     const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ASK_DAEMON_MS)));
     return (await Promise.race([answer, late]))?.name;
   } catch {
-    return undefined; // no daemon, or not ours to ask: the state dir or the generator decide
+    return undefined; // no daemon, or not one we trust or may ask: the state dir or the generator decide
   } finally {
     clearTimeout(timer);
     client?.close();

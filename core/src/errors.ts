@@ -68,11 +68,22 @@ export type IscsiErrorCode =
   // Daemon
   | 'ISCSI_NOT_PERMITTED'
   | 'ISCSI_DAEMON_NOT_RUNNING'
+  /** The socket's server is not root (nor the client's own user): a client refuses to talk to it. */
+  | 'ISCSI_DAEMON_NOT_TRUSTED'
+  /** At start: another iscsid holds the state folder's lock, or answers on the socket. */
+  | 'ISCSI_DAEMON_ALREADY_RUNNING'
   | 'ISCSI_SESSION_EXISTS'
   | 'ISCSI_SESSION_NOT_FOUND'
   | 'ISCSI_NODE_NOT_FOUND'
   | 'ISCSI_SECRET_NOT_FOUND'
   | 'ISCSI_INTERNAL'
+  // The daemon's files (node database, secret store, socket, lock)
+  /** No space left (ENOSPC) or over quota (EDQUOT). */
+  | 'ISCSI_STORAGE_FULL'
+  /** Any other I/O failure, or a file that cannot be read as what it should be. */
+  | 'ISCSI_STORAGE_FAILED'
+  /** Refused: a symlink, a foreign owner, or a mode that lets others write (or read secrets). */
+  | 'ISCSI_STORAGE_UNSAFE'
   // SCSI layer
   | 'ISCSI_SCSI_CHECK_CONDITION'
   | 'ISCSI_SCSI_STATUS'
@@ -212,6 +223,34 @@ export class ScsiError extends IscsiError {
 
 /** Our caller's input was wrong (a bad URL, an out-of-range option). */
 export class ArgumentError extends IscsiError {}
+
+/** The daemon's files: a full disk, a failed read or write, or a file or folder refused as unsafe. */
+export class StorageError extends IscsiError {
+  /** The system's error name (ENOSPC, EIO, …) when one caused it. */
+  readonly errno: string | undefined;
+  constructor(code: 'ISCSI_STORAGE_FULL' | 'ISCSI_STORAGE_FAILED' | 'ISCSI_STORAGE_UNSAFE', message: string, options: IscsiErrorOptions & { errno?: string } = {}) {
+    super(code, message, options);
+    this.errno = options.errno;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), ...(this.errno === undefined ? {} : { errno: this.errno }) };
+  }
+}
+
+/**
+ * A failed file operation as a StorageError: ENOSPC/EDQUOT say the disk is full, anything else is a failure. `what`
+ * names the file and the operation ("cannot write /x/nodes.json"); the message adds the errno, never file content.
+ */
+export function storageErrorFrom(error: unknown, what: string, hint?: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const errno = typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
+  const full = errno === 'ENOSPC' || errno === 'EDQUOT';
+  return new StorageError(full ? 'ISCSI_STORAGE_FULL' : 'ISCSI_STORAGE_FAILED', `${what}: ${full ? 'no space left on the device' : (errno ?? 'failed')}`, {
+    cause: error,
+    ...(errno === undefined ? {} : { errno }),
+    hint: full ? 'free some space on the file system that holds it (df), then try again' : (hint ?? 'check the file system and the daemon\'s log'),
+  });
+}
 
 export function isIscsiError(e: unknown): e is IscsiError {
   return e instanceof IscsiError;

@@ -1,6 +1,7 @@
 // Credentials of the process at the other end of a connected Unix domain socket: what iscsid needs to decide whether
-// a caller may change state (docs/security.md). Linux: getsockopt(SO_PEERCRED). macOS: getpeereid(3) plus
-// LOCAL_PEERPID. Returns null where neither exists or the call fails.
+// a caller may change state, and what a client needs to know that the daemon it talks to is root (docs/security.md).
+// On a client's socket they are the listening server's, taken when it called listen(). Linux: getsockopt(SO_PEERCRED).
+// macOS: getpeereid(3) plus LOCAL_PEERPID. Returns null where neither exists or the call fails.
 #ifdef __linux__
 #define _GNU_SOURCE 1
 #endif
@@ -42,8 +43,11 @@ static Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value Flock(const Napi::CallbackInfo& info);  // flock.cc
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
+  exports.Set("flock", Napi::Function::New(env, Flock));
   return exports;
 }
 

@@ -18,20 +18,49 @@ export interface IscsidInstance {
   stop(options?: { keepDir?: boolean }): Promise<number | null>;
 }
 
-export async function startIscsid(options: { dir?: string; args?: string[] } = {}): Promise<IscsidInstance> {
+export interface StartIscsidOptions {
+  dir?: string;
+  args?: string[];
+  /** Instead of `<dir>/iscsid.sock`, `<dir>/state`, `<dir>/secrets`. */
+  socket?: string;
+  stateDir?: string;
+  secretsDir?: string;
+  /** The umask the daemon starts under (set by a shell before it execs node); default: the test's. */
+  umask?: number;
+  /** A command the daemon runs under, e.g. `['strace', '-f', …]`. */
+  prefix?: string[];
+  /** How long the start may take; default 10 s. */
+  startTimeoutMs?: number;
+}
+
+/** The daemon's argv and how to spawn it, for tests that expect it to refuse to start (see iscsid-files.test.ts). */
+export function iscsidCommand(options: StartIscsidOptions & { dir: string }): { file: string; args: string[] } {
+  const argv = [
+    daemonBin,
+    '--socket',
+    options.socket ?? path.join(options.dir, 'iscsid.sock'),
+    '--state-dir',
+    options.stateDir ?? path.join(options.dir, 'state'),
+    '--secrets-dir',
+    options.secretsDir ?? path.join(options.dir, 'secrets'),
+    ...(options.args ?? []),
+  ];
+  const command = options.umask === undefined ? [process.execPath, ...argv] : ['/bin/sh', '-c', `umask ${options.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`, process.execPath, ...argv];
+  const [file, ...args] = [...(options.prefix ?? []), ...command];
+  return { file: file!, args };
+}
+
+export async function startIscsid(options: StartIscsidOptions = {}): Promise<IscsidInstance> {
   const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'iscsid-'));
   chmodSync(dir, 0o711); // others may reach the socket file: its own 0660 mode is what keeps them out
-  const socket = path.join(dir, 'iscsid.sock');
-  const child = spawn(
-    process.execPath,
-    [daemonBin, '--socket', socket, '--state-dir', path.join(dir, 'state'), '--secrets-dir', path.join(dir, 'secrets'), ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const socket = options.socket ?? path.join(dir, 'iscsid.sock');
+  const command = iscsidCommand({ ...options, dir, socket });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
     const poll = () => {
       if (output.includes('iscsid listening')) resolve();
       else if (child.exitCode !== null || Date.now() > deadline) reject(new Error(`iscsid did not start: ${output}`));

@@ -5,6 +5,8 @@ export {
   NodeDatabase,
   NODE_DB_SCHEMA_VERSION,
   NODE_DB_FILE_NAME,
+  NODE_DB_REJECTED_SUFFIX,
+  type NodeDbLog,
   type NodeRecord,
 } from './node-db.js';
 export {
@@ -25,3 +27,6 @@ export * from './rpc-handlers.js';
 export * from './usage.js';
 export * from './peer-credentials.js';
 export * from './session-manager.js';
+export * from './socket-file.js';
+export * from './instance-lock.js';
+export * from './file-safety.js';

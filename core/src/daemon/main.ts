@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { DEFAULT_SOCKET_PATH } from '../defaults.js';
 import { IscsiError } from '../errors.js';
 import { defaultDaemonPaths, SOCKET_ENV, STATE_DIR_ENV } from '../platform-paths.js';
+import { acquireInstanceLock } from './instance-lock.js';
 import { NodeDatabase } from './node-db.js';
 import { socketPeerCredentials } from './peer-credentials.js';
 import { rpcHandlers } from './rpc-handlers.js';
@@ -47,7 +48,9 @@ async function main(): Promise<void> {
   const destination = values['log-file'] !== undefined ? pino.destination({ dest: values['log-file'], mkdir: true, append: true, sync: true }) : process.stdout.isTTY ? pino.transport({ target: 'pino-pretty' }) : undefined;
   const log = pino({ name: 'iscsid', level: values['log-level'] }, destination);
 
-  const db = new NodeDatabase({ stateDir });
+  // One daemon per state folder (instance-lock.ts): taken before anything in it is read or written, held until exit.
+  acquireInstanceLock(stateDir);
+  const db = new NodeDatabase({ stateDir, log: (level, message, fields) => log[level](fields ?? {}, message) });
   const secrets = await openSecretStore({ stateDir: secretsDir });
   const server = new RpcServer({
     // Changes need root, known from the peer's credentials (native getpeereid / SO_PEERCRED). If they cannot be read

@@ -5,10 +5,10 @@
  * any setting name but the known ones.
  */
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import Conf, { type Schema } from 'conf';
-import { ArgumentError, IscsiError } from '../errors.js';
+import { ArgumentError, IscsiError, StorageError, storageErrorFrom } from '../errors.js';
 import { generateInitiatorName } from '../initiator-name.js';
 import { isValidIscsiName } from '../iscsi-name.js';
 import { NODE_DB_FILE_NAME } from '../platform-paths.js';
@@ -16,6 +16,7 @@ import { formatPortal, parsePortal } from '../portal.js';
 import {
   NODE_KEYS,
   checkConsistency,
+  isSecretKey,
   quote,
   sessionSettingsOf,
   validateSetting,
@@ -24,6 +25,7 @@ import {
   type NodeSettings,
 } from './node-settings.js';
 import type { NodeRecord } from '../rpc/types.js';
+import { checkFile, checkFolder } from './file-safety.js';
 
 export type { NodeRecord };
 export { NODE_DB_FILE_NAME };
@@ -86,47 +88,87 @@ const SCHEMA = {
   },
 } as unknown as Schema<Store>;
 
+/** What the migration could not keep, and why; written to `nodes.json.rejected` and logged, never just dropped. */
+interface Rejected {
+  readonly reason: string;
+  /** The record (or setting) as it was, secret values withheld. */
+  readonly record: unknown;
+}
+
+/** Called for each thing kept aside (a record, a setting, an initiator name). */
+export type NodeDbLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+/** Where the records a migration could not keep go, next to the database (JSON lines, 0600, appended). */
+export const NODE_DB_REJECTED_SUFFIX = '.rejected';
+
 /**
  * Migrations by the version they bring the file to. 1.0.0: a file with no recorded version (written by hand or by a
- * build before versioning) is normalised: canonical names and portals, missing fields filled in, and any setting
- * that is unknown, invalid or a secret dropped; records that cannot be read are dropped.
+ * build before versioning) is normalised: canonical names and portals, missing fields filled in. What cannot be kept —
+ * an unreadable record, an unknown, invalid or secret setting, a duplicate — is kept aside (`keepAside`) before the
+ * file is rewritten without it, so nothing is lost silently.
  */
-const MIGRATIONS: Record<string, (store: Conf<Store>) => void> = {
-  '1.0.0': (store) => {
-    const raw = store.store as unknown as Record<string, unknown>;
-    for (const key of Object.keys(raw)) if (key !== 'nodes' && key !== 'initiator') store.delete(key as keyof Store);
-    const nodes: StoredNode[] = [];
-    for (const item of Array.isArray(raw['nodes']) ? (raw['nodes'] as unknown[]) : []) {
-      const node = salvageNode(item);
-      if (node === undefined) continue;
-      const at = nodes.findIndex((n) => n.targetName === node.targetName && n.portal === node.portal);
-      if (at >= 0) nodes[at] = node;
-      else nodes.push(node);
-    }
-    store.set('nodes', nodes);
-    const initiator = salvageInitiator(raw['initiator']);
-    if (initiator === undefined) store.delete('initiator');
-    else store.set('initiator', initiator);
-  },
-};
+function migrations(keepAside: (rejected: Rejected[]) => void): Record<string, (store: Conf<Store>) => void> {
+  return {
+    '1.0.0': (store) => {
+      const raw = store.store as unknown as Record<string, unknown>;
+      const rejected: Rejected[] = [];
+      for (const key of Object.keys(raw)) {
+        if (key === 'nodes' || key === 'initiator' || key === '__internal__') continue;
+        rejected.push({ reason: `unknown top-level key ${quote(key)}`, record: { [key]: raw[key] } });
+      }
+      const nodes: StoredNode[] = [];
+      const items = raw['nodes'] === undefined ? [] : Array.isArray(raw['nodes']) ? (raw['nodes'] as unknown[]) : (rejected.push({ reason: '"nodes" is not an array', record: raw['nodes'] }), []);
+      for (const item of items) {
+        const node = salvageNode(item, rejected);
+        if (node === undefined) continue;
+        const at = nodes.findIndex((n) => n.targetName === node.targetName && n.portal === node.portal);
+        if (at >= 0) {
+          rejected.push({ reason: `a later record for ${node.targetName} at ${node.portal} replaces this one`, record: withheld(nodes[at]) });
+          nodes[at] = node;
+        } else nodes.push(node);
+      }
+      const initiator = raw['initiator'] === undefined ? undefined : salvageInitiator(raw['initiator']);
+      if (raw['initiator'] !== undefined && initiator === undefined) rejected.push({ reason: 'not a valid initiator name and alias', record: raw['initiator'] });
+      // Kept aside first: a crash after this leaves the old file and the copy, never neither.
+      if (rejected.length > 0) keepAside(rejected);
+      for (const key of Object.keys(raw)) if (key !== 'nodes' && key !== 'initiator' && key !== '__internal__') store.delete(key as keyof Store);
+      store.set('nodes', nodes);
+      if (initiator === undefined) store.delete('initiator');
+      else store.set('initiator', initiator);
+    },
+  };
+}
 
 export class NodeDatabase {
   readonly path: string;
   readonly #conf: Conf<Store>;
 
-  constructor(options: { stateDir: string }) {
+  readonly #stateDir: string;
+  readonly #log: NodeDbLog | undefined;
+
+  /**
+   * Opens (creating 0700) the state folder and its nodes.json. Refused, at every read and write too: a state folder
+   * that is not ours or root's or that group or others may write, and a nodes.json that is a symlink, another
+   * user's, or writable by others (ISCSI_STORAGE_UNSAFE, file-safety.ts). Leftover temp files of a killed write are
+   * removed (the daemon's instance lock makes it the only writer).
+   */
+  constructor(options: { stateDir: string; log?: NodeDbLog }) {
     const stateDir = options?.stateDir;
     if (typeof stateDir !== 'string' || stateDir === '') throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'the node database needs a state directory');
-    const expected = join(stateDir, `${NODE_DB_FILE_NAME}.json`);
+    this.#stateDir = resolve(stateDir);
+    this.#log = options.log;
+    const expected = join(this.#stateDir, `${NODE_DB_FILE_NAME}.json`);
     this.#conf = wrap(expected, () => {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      this.#check(expected);
+      removeTempFiles(this.#stateDir, `${NODE_DB_FILE_NAME}.json.tmp-`);
       return new Conf<Store>({
         cwd: stateDir,
         configName: NODE_DB_FILE_NAME,
         schema: SCHEMA,
         rootSchema: { additionalProperties: false },
         projectVersion: NODE_DB_SCHEMA_VERSION,
-        migrations: MIGRATIONS,
+        migrations: migrations((rejected) => this.#keepAside(expected, rejected)),
         // Target names contain dots; keys are whole names, never paths.
         accessPropertiesByDotNotation: false,
         configFileMode: 0o600,
@@ -259,20 +301,77 @@ export class NodeDatabase {
   }
 
   #io<T>(operation: () => T): T {
-    return wrap(this.path, operation);
+    return wrap(this.path, () => {
+      this.#check(this.path);
+      return operation();
+    });
+  }
+
+  /** file-safety.ts: the folder and the file, before every use (a mode or a link changed since counts). */
+  #check(path: string): void {
+    checkFolder(this.#stateDir, 'state folder');
+    checkFile(path, 'node database');
+  }
+
+  /** Appends what a migration could not keep to nodes.json.rejected (JSON lines, 0600, no symlink followed), and logs it. */
+  #keepAside(path: string, rejected: Rejected[]): void {
+    const file = `${path}${NODE_DB_REJECTED_SUFFIX}`;
+    checkFile(file, 'rejected-records file');
+    const at = new Date().toISOString();
+    const lines = rejected.map((r) => `${JSON.stringify({ at, reason: r.reason, record: r.record })}\n`).join('');
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      writeSync(fd, lines);
+      fsyncSync(fd);
+    } catch (e) {
+      throw storageErrorFrom(e, `cannot keep rejected node records aside in ${file}`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    for (const r of rejected) this.#log?.('warn', 'node database: kept a record aside', { file, reason: r.reason, record: recordName(r.record) });
   }
 }
 
-/** conf reports a damaged file or a failed write with plain errors: give them our type, code and a fix. */
+/** A short, secret-free name for a kept-aside record in a log line: its target and portal when it has them. */
+function recordName(record: unknown): string {
+  if (record === null || typeof record !== 'object') return JSON.stringify(record)?.slice(0, 80) ?? String(record);
+  const r = record as Record<string, unknown>;
+  const name = typeof r['targetName'] === 'string' ? r['targetName'].slice(0, 223) : typeof r['name'] === 'string' ? r['name'].slice(0, 223) : undefined;
+  const portal = typeof r['portal'] === 'string' ? r['portal'].slice(0, 300) : undefined;
+  return name === undefined ? `${Object.keys(r).slice(0, 5).join(',')}` : `${name}${portal === undefined ? '' : ` at ${portal}`}`;
+}
+
+/** The record with the values of its secret settings replaced: a hand-written password is not copied anywhere. */
+function withheld(record: unknown): unknown {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return record;
+  const r = { ...(record as Record<string, unknown>) };
+  const settings = r['settings'];
+  if (settings !== null && typeof settings === 'object' && !Array.isArray(settings)) {
+    r['settings'] = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, isSecretKey(k) ? '(withheld: a secret)' : v]));
+  }
+  return r;
+}
+
+/** Removes `prefix*` files of a write that was killed (conf's atomic writes: `nodes.json.tmp-<time><random>`). */
+function removeTempFiles(dir: string, prefix: string): void {
+  for (const name of readdirSync(dir)) if (name.startsWith(prefix)) rmSync(join(dir, name), { force: true });
+}
+
+/**
+ * conf reports a damaged file or a failed write with plain errors: give them our type, code and a fix. A system error
+ * (errno) is a storage failure — ISCSI_STORAGE_FULL for a full disk; anything else conf throws is a damaged file.
+ */
 function wrap<T>(path: string, operation: () => T): T {
   try {
     return operation();
   } catch (error) {
     if (error instanceof IscsiError) throw error;
+    if (typeof (error as { code?: unknown })?.code === 'string') throw storageErrorFrom(error, `cannot use the node database ${path}`, 'check the file system and the folder\'s permissions');
     const why = error instanceof Error ? error.message : String(error);
-    throw new ArgumentError('ISCSI_BAD_ARGUMENT', `node database ${path}: ${why}`, {
+    throw new StorageError('ISCSI_STORAGE_FAILED', `node database ${path} is damaged: ${why}`, {
       cause: error,
-      hint: 'check the file and its directory permissions; move a damaged file aside and discover again',
+      hint: 'move the damaged file aside and discover again',
     });
   }
 }
@@ -338,8 +437,11 @@ function validateAlias(alias: unknown): string {
   }
 }
 
-function salvageNode(item: unknown): StoredNode | undefined {
-  if (item === null || typeof item !== 'object') return undefined;
+function salvageNode(item: unknown, rejected: Rejected[]): StoredNode | undefined {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+    rejected.push({ reason: 'not a node record (an object)', record: item });
+    return undefined;
+  }
   const r = item as Record<string, unknown>;
   let node: StoredNode;
   try {
@@ -350,22 +452,27 @@ function salvageNode(item: unknown): StoredNode | undefined {
       settings: {},
       discoveredAt: typeof r['discoveredAt'] === 'string' && !Number.isNaN(Date.parse(r['discoveredAt'])) ? r['discoveredAt'] : new Date().toISOString(),
     };
-  } catch {
+  } catch (e) {
+    rejected.push({ reason: e instanceof Error ? e.message : 'unreadable', record: withheld(item) });
     return undefined;
   }
   const via = safe(() => canonicalPortal(r['discoveredVia']));
   if (via !== undefined) node.discoveredVia = via;
   const settings = r['settings'];
   if (settings !== null && typeof settings === 'object') {
+    const where = `${node.targetName} at ${node.portal}`;
     for (const [key, value] of Object.entries(settings)) {
-      // Unknown, invalid and secret keys all fail validateSetting and are dropped.
+      // Unknown, invalid and secret keys all fail validateSetting: kept aside (a secret's value withheld), not kept.
       const canonical = typeof value === 'string' ? safe(() => validateSetting(key, value)) : undefined;
       if (canonical !== undefined) node.settings[key] = canonical;
+      else rejected.push({ reason: `setting ${quote(key)} of ${where} is ${isSecretKey(key) ? 'a secret (use secrets.set)' : 'unknown or invalid'}`, record: { targetName: node.targetName, portal: node.portal, key, value: isSecretKey(key) ? '(withheld: a secret)' : value } });
     }
     try {
       checkConsistency(node.settings);
-    } catch {
-      delete node.settings['node.session.iscsi.FirstBurstLength'];
+    } catch (e) {
+      const key = 'node.session.iscsi.FirstBurstLength';
+      rejected.push({ reason: e instanceof Error ? e.message : 'inconsistent', record: { targetName: node.targetName, portal: node.portal, key, value: node.settings[key] } });
+      delete node.settings[key];
     }
   }
   return node;

@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
+import { isValidIscsiName } from '../iscsi-name.js';
 import { discoverTargets } from '../net/discovery.js';
 import { formatPortal, parsePortal } from '../portal.js';
 import { RPC_PROTOCOL_VERSION } from '../rpc/contract.js';
@@ -53,6 +54,11 @@ export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): Rp
       return { deleted: db.delete(p.targetName, p.portal) };
     },
     'secrets.set': async (p) => {
+      // Issue 10: only an iSCSI name ('' for discovery) and a portal are keys; `../../etc/passwd` is neither.
+      if (p.targetName !== '' && !isValidIscsiName(p.targetName)) {
+        throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'secrets.set: targetName is not an iSCSI name (RFC 7143 §4.2.7), nor "" for discovery');
+      }
+      if (p.portal !== undefined) parsePortal(p.portal);
       await secrets.set(secretRef(p), p.secret);
       return { stored: true };
     },

@@ -1,10 +1,10 @@
-import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { JSONRPCErrorCode, JSONRPCErrorException, JSONRPCServer, type JSONRPCID, type JSONRPCParams, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import { DEFAULT_RPC_LIMITS, type RpcLimits } from '../defaults.js';
-import { ArgumentError, IscsiError, TransportError } from '../errors.js';
+import { ArgumentError, IscsiError } from '../errors.js';
 import { JSONRPC_ERRORS, MAX_MESSAGE_BYTES, type RpcNotifications } from '../rpc/contract.js';
 import { answerLine } from './rpc-answer.js';
+import { listenOnSocketFile, type SocketFileOptions } from './socket-file.js';
 
 export { DEFAULT_RPC_LIMITS, MAX_MESSAGE_BYTES, type RpcLimits };
 
@@ -127,28 +127,15 @@ export class RpcServer {
   }
 
   /**
-   * Listens on `path`. A live daemon already there makes this fail with a clear message; a stale socket file (no one
-   * answering) is replaced. The socket gets `mode` (default 0660) and, when given, `gid`.
+   * Listens on `path` (socket-file.ts: a safe folder, no symlink followed, created with `mode` under a umask, `gid` by
+   * lchown). A live or busy daemon already there makes this fail with ISCSI_DAEMON_ALREADY_RUNNING; a stale socket
+   * file (nobody listening) is replaced. The single-instance lock on the state folder is the caller's (main.ts).
    */
-  async listen(path: string, options: { mode?: number; gid?: number } = {}): Promise<void> {
-    if (await socketAnswers(path)) {
-      throw new TransportError('ISCSI_CONNECTION_FAILED', `another iscsid is already running on ${path}`, {
-        hint: 'stop it first, or give this one another --socket',
-      });
-    }
-    await removeStaleSocket(path);
+  async listen(path: string, options: SocketFileOptions = {}): Promise<void> {
     const server = net.createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await listenOnSocketFile(server, path, options);
     server.on('error', (e) => this.options.log?.('error', 'socket server error', { error: String(e) }));
     this.server = server;
-    await chmod(path, options.mode ?? 0o660);
-    if (options.gid !== undefined) await chown(path, -1, options.gid);
   }
 
   async close(): Promise<void> {
@@ -396,33 +383,6 @@ function toRpcError(error: unknown, log: RpcServerOptions['log']): { code: numbe
   if (error instanceof IscsiError) return { code: RPC_ISCSI_ERROR, message: error.message, data: error.toJSON() };
   log?.('error', 'unexpected error in an RPC method', { error: error instanceof Error ? error.message : String(error) });
   return { code: JSONRPCErrorCode.InternalError, message: 'internal error' };
-}
-
-/** True when something accepts connections on `path` (a running daemon). */
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    const done = (answer: boolean) => {
-      clearTimeout(timer);
-      probe.destroy();
-      resolve(answer);
-    };
-    const timer = setTimeout(() => done(false), 1000);
-    probe.once('connect', () => done(true));
-    probe.once('error', () => done(false));
-  });
-}
-
-/** Removes a socket file nobody answers on; refuses to remove anything that is not a socket. */
-async function removeStaleSocket(path: string): Promise<void> {
-  let info;
-  try {
-    info = await lstat(path);
-  } catch {
-    return;
-  }
-  if (!info.isSocket()) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `${path} exists and is not a socket; not replacing it`);
-  await unlink(path);
 }
 
 export function isObjectParams(params: JSONRPCParams | undefined): params is Record<string, unknown> {

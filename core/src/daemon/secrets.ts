@@ -16,8 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
-import { ArgumentError, AuthError, type IscsiError } from '../errors.js';
+import { ArgumentError, StorageError, storageErrorFrom, type IscsiError } from '../errors.js';
 import { findInOrder } from '../rpc/secret-rules.js';
+import { checkFolder } from './file-safety.js';
 
 export type SecretKind = 'password' | 'password_in' | 'discovery.password' | 'discovery.password_in';
 
@@ -138,9 +139,10 @@ function matches(ref: SecretRef, targetName: string, portal: string | undefined)
   return ref.targetName === targetName && (portal === undefined || ref.portal === portal);
 }
 
-/** The store is unusable (unreadable, insecure, corrupt, or a write failed). Nearest existing code: see report. */
-function storeError(message: string, options: { cause?: unknown; hint?: string } = {}): IscsiError {
-  return new AuthError('ISCSI_CHAP_MISSING_CREDENTIALS', message, options);
+/** The store refused a file or folder as unsafe (ISCSI_STORAGE_UNSAFE), or it holds something we never write (FAILED). */
+function storeError(message: string, options: { cause?: unknown; hint?: string; code?: 'ISCSI_STORAGE_UNSAFE' | 'ISCSI_STORAGE_FAILED' } = {}): IscsiError {
+  const { code = 'ISCSI_STORAGE_UNSAFE', ...rest } = options;
+  return new StorageError(code, message, rest);
 }
 
 function errnoOf(e: unknown): string | undefined {
@@ -179,15 +181,16 @@ const TEMP_NAME = /^secrets\.json\.\d+\.[0-9a-f]+\.tmp$/;
  * reader sees the old or the new file, never half of one; writes are serialized per file within the process (one
  * process — the daemon — owns the state dir). Leftover temp files of a killed writer are swept on first use.
  *
- * A secrets file readable or writable by group/other, or owned by someone else, is refused rather than repaired:
- * its secrets may already have been read, and fixing the mode silently would hide that they need changing. The
- * same goes for a state dir writable by group/other (anyone could swap the file). No secret is cached in memory.
+ * A secrets file readable or writable by group/other, or owned by someone else, is refused rather than repaired
+ * (ISCSI_STORAGE_UNSAFE): its secrets may already have been read, and fixing the mode silently would hide that they
+ * need changing. The same goes for a state dir writable by group/other (anyone could swap the file), checked at every
+ * use. A full disk is ISCSI_STORAGE_FULL, another I/O error ISCSI_STORAGE_FAILED. No secret is cached in memory.
  */
 export class FileSecretStore implements SecretStore {
   readonly backend = 'file' as const;
   readonly dir: string;
   readonly path: string;
-  #ready: Promise<void> | undefined;
+  #swept = false;
 
   constructor(stateDir: string) {
     if (typeof stateDir !== 'string' || stateDir === '') throw badArgument('the state directory must be a non-empty path');
@@ -253,36 +256,32 @@ export class FileSecretStore implements SecretStore {
     });
   }
 
-  /** Once per instance: the state dir exists and is safe, and no temp file of a killed writer lies around. */
+  /**
+   * Before every use (issue 10: a folder made 0777 after the first use must not still log in): the directory exists,
+   * is ours or root's, and group and others cannot write it (file-safety.ts). Temp files of a killed writer are swept
+   * once, on the first use.
+   */
   #prepare(): Promise<void> {
-    this.#ready ??= serialized(this.path, () => this.#prepareNow()).catch((e: unknown) => {
-      this.#ready = undefined; // a failure (e.g. a mode the user then fixes) is retried on the next call
-      throw e;
-    });
-    return this.#ready;
+    return serialized(this.path, () => this.#prepareNow());
   }
 
   async #prepareNow(): Promise<void> {
-    let created: string | undefined;
     try {
-      created = await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const created = await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
       if (created !== undefined) await fsp.chmod(this.dir, 0o700); // the umask may have taken bits we want exact
-      const st = await fsp.stat(this.dir);
-      if (!st.isDirectory()) throw storeError(`the state directory ${this.dir} is not a directory`);
-      const uid = process.getuid?.();
-      if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
-        throw storeError(`the state directory ${this.dir} belongs to another user`, { hint: `chown it to uid ${uid}` });
-      }
-      if ((st.mode & 0o022) !== 0) {
-        throw storeError(`the state directory ${this.dir} is writable by group or others`, { hint: `chmod 700 ${this.dir}` });
-      }
+    } catch (e) {
+      throw storageErrorFrom(e, `cannot create the secrets directory ${this.dir}`);
+    }
+    checkFolder(this.dir, 'secrets directory');
+    if (this.#swept) return;
+    try {
       for (const name of await fsp.readdir(this.dir)) {
         if (TEMP_NAME.test(name)) await fsp.rm(join(this.dir, name), { force: true });
       }
     } catch (e) {
-      if (e instanceof AuthError) throw e;
-      throw storeError(`cannot prepare the state directory ${this.dir}`, { cause: e });
+      throw storageErrorFrom(e, `cannot sweep the secrets directory ${this.dir}`);
     }
+    this.#swept = true;
   }
 
   async #read(): Promise<Map<string, string>> {
@@ -292,7 +291,7 @@ export class FileSecretStore implements SecretStore {
       handle = await fsp.open(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
       const st = await handle.stat();
       if (!st.isFile()) throw storeError(`${this.path} is not a regular file`);
-      if (st.size > MAX_FILE_BYTES) throw storeError(`${this.path} is larger than any secrets file we write`);
+      if (st.size > MAX_FILE_BYTES) throw storeError(`${this.path} is larger than any secrets file we write`, { code: 'ISCSI_STORAGE_FAILED' });
       const uid = process.getuid?.();
       if (uid !== undefined && st.uid !== uid) {
         throw storeError(`${this.path} belongs to uid ${st.uid}, not to this daemon; refusing to use it`, {
@@ -307,8 +306,10 @@ export class FileSecretStore implements SecretStore {
       text = await handle.readFile('utf8');
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return new Map();
-      if (e instanceof AuthError) throw e;
-      throw storeError(`cannot read ${this.path}`, { cause: e });
+      if (e instanceof StorageError) throw e;
+      // O_NOFOLLOW on a symlink: ELOOP on Linux and macOS (EMLINK on some BSDs).
+      if (errnoOf(e) === 'ELOOP' || errnoOf(e) === 'EMLINK') throw storeError(`${this.path} is a symlink; refusing to follow it`, { hint: `remove the link; iscsid writes ${this.path} itself` });
+      throw storageErrorFrom(e, `cannot read ${this.path}`);
     } finally {
       await handle?.close().catch(() => undefined);
     }
@@ -318,7 +319,7 @@ export class FileSecretStore implements SecretStore {
   #parse(text: string): Map<string, string> {
     // No cause on purpose: V8's JSON errors quote the text around the fault, which may be a secret.
     const corrupt = (): IscsiError =>
-      storeError(`${this.path} is not a valid secrets file`, { hint: `move it aside and set the CHAP secrets again` });
+      storeError(`${this.path} is not a valid secrets file`, { code: 'ISCSI_STORAGE_FAILED', hint: `move it aside and set the CHAP secrets again` });
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -352,7 +353,7 @@ export class FileSecretStore implements SecretStore {
     } catch (e) {
       await handle?.close().catch(() => undefined);
       await fsp.rm(temp, { force: true }).catch(() => undefined);
-      throw storeError(`cannot write ${this.path}`, { cause: e });
+      throw storageErrorFrom(e, `cannot write ${this.path}`);
     }
     // The rename is durable only once the directory is synced; a platform that cannot fsync a directory still has it.
     const dir = await fsp.open(this.dir, constants.O_RDONLY).catch(() => undefined);
@@ -436,6 +437,7 @@ export class KeychainSecretStore implements SecretStore {
       return await fn();
     } catch (e) {
       throw storeError(`cannot ${what} CHAP secrets in the Keychain (service ${this.service})`, {
+        code: 'ISCSI_STORAGE_FAILED',
         cause: e,
         hint: 'unlock the Keychain, or run iscsid with the file store',
       });

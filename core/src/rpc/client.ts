@@ -23,6 +23,17 @@ export class RpcError extends IscsiError {
   }
 }
 
+export interface RpcConnectOptions {
+  /** How long connecting may take; default DEFAULT_TIMEOUTS.rpcConnectMs. */
+  readonly timeoutMs?: number;
+  /**
+   * Decides whether the process serving the socket may be talked to, before a byte is sent: throw (or reject) to
+   * refuse, e.g. with ISCSI_DAEMON_NOT_TRUSTED. This module stays free of native code (it is bundled for Raycast), so
+   * the check that reads the server's credentials (iscsiadm's: cli/src/daemon.ts) is passed in by the caller.
+   */
+  readonly verifyPeer?: (socket: net.Socket) => void | Promise<void>;
+}
+
 interface Pending {
   resolve(result: unknown): void;
   reject(error: Error): void;
@@ -46,8 +57,14 @@ export class RpcClient {
     socket.on('close', () => this.failAll('iscsid closed the connection'));
   }
 
-  /** Connects to the daemon's socket; ISCSI_DAEMON_NOT_RUNNING when no daemon runs there. */
-  static connect(path: string, timeoutMs: number = DEFAULT_TIMEOUTS.rpcConnectMs): Promise<RpcClient> {
+  /**
+   * Connects to the daemon's socket; ISCSI_DAEMON_NOT_RUNNING when no daemon runs there. With `verifyPeer`, the
+   * connected socket is shown to it before anything is sent: if it throws (or rejects), the socket is closed having
+   * carried nothing, and connect rejects with its error (docs/security.md, "Clients"). The second argument may be a
+   * timeout in ms, as before.
+   */
+  static connect(path: string, options: number | RpcConnectOptions = {}): Promise<RpcClient> {
+    const { timeoutMs = DEFAULT_TIMEOUTS.rpcConnectMs, verifyPeer } = typeof options === 'number' ? { timeoutMs: options } : options;
     return new Promise((resolve, reject) => {
       const socket = net.connect(path);
       const timer = setTimeout(() => {
@@ -55,8 +72,26 @@ export class RpcClient {
         reject(new TransportError('ISCSI_TIMEOUT', `iscsid did not answer on ${path} within ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve(new RpcClient(socket));
+        if (verifyPeer === undefined) {
+          clearTimeout(timer);
+          return resolve(new RpcClient(socket));
+        }
+        // Nothing is written before the verdict: RpcClient's constructor and every call come after it. The connect
+        // timeout covers the verdict too.
+        Promise.resolve()
+          .then(() => verifyPeer(socket))
+          .then(
+            () => {
+              clearTimeout(timer);
+              if (socket.destroyed) reject(new TransportError('ISCSI_CONNECTION_CLOSED', `iscsid closed the connection on ${path}`));
+              else resolve(new RpcClient(socket));
+            },
+            (e: unknown) => {
+              clearTimeout(timer);
+              socket.destroy();
+              reject(e instanceof Error ? e : new TransportError('ISCSI_DAEMON_NOT_TRUSTED', `the server on ${path} was not accepted`));
+            },
+          );
       });
       socket.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
@@ -65,9 +100,9 @@ export class RpcClient {
     });
   }
 
-  /** Connects and checks with `version` that the daemon speaks RPC_PROTOCOL_VERSION (docs/api.md, Versioning). */
-  static async open(path: string, timeoutMs?: number): Promise<RpcClient> {
-    const client = await RpcClient.connect(path, timeoutMs);
+  /** Connects (as `connect`, `verifyPeer` included) and checks with `version` that the daemon speaks RPC_PROTOCOL_VERSION (docs/api.md, Versioning). */
+  static async open(path: string, options?: number | RpcConnectOptions): Promise<RpcClient> {
+    const client = await RpcClient.connect(path, options);
     try {
       const { protocol } = await client.call('version');
       if (protocol !== RPC_PROTOCOL_VERSION) {

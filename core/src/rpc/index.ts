@@ -3,7 +3,7 @@
 export * from './types.js';
 export * from './contract.js';
 export { validateParams } from './params.js';
-export { RpcClient, RpcError, type NotificationListener, type ParamsArg } from './client.js';
+export { RpcClient, RpcError, type NotificationListener, type ParamsArg, type RpcConnectOptions } from './client.js';
 export { secretLookupOrder, findInOrder, isSecretKey } from './secret-rules.js';
 export { DEFAULT_SOCKET_PATH, DEFAULT_TIMEOUTS } from '../defaults.js';
 export { SOCKET_ENV } from '../platform-paths.js';

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArgumentError } from '../../src/errors.js';
+import { ArgumentError, StorageError } from '../../src/errors.js';
 import { generateInitiatorName, storedInitiatorName } from '../../src/initiator-name.js';
 import { NAMING_AUTHORITY, isValidIscsiName } from '../../src/iscsi-name.js';
 import { DEFAULT_PROPOSAL, Negotiator } from '../../src/text/negotiation.js';
@@ -60,7 +60,7 @@ describe('storage', () => {
     expect(json.__internal__.migrations.version).toBe(NODE_DB_SCHEMA_VERSION);
   });
 
-  it('migration 1.0.0 upgrades an unversioned (old-format) file: names canonical, fields filled, secrets and junk dropped', () => {
+  it('migration 1.0.0 upgrades an unversioned (old-format) file: names canonical, fields filled; what cannot be kept goes to nodes.json.rejected and the log (issue 10: never dropped silently)', () => {
     mkdirSync(stateDir, { recursive: true });
     const old = {
       legacy: true,
@@ -82,9 +82,31 @@ describe('storage', () => {
       ],
     };
     writeFileSync(join(stateDir, 'nodes.json'), JSON.stringify(old));
-    const db = new NodeDatabase({ stateDir });
+    const logged: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+    const db = new NodeDatabase({ stateDir, log: (_level, message, fields) => logged.push({ message, ...(fields ? { fields } : {}) }) });
     const nodes = db.list();
     expect(nodes).toHaveLength(1);
+    const rejectedPath = join(stateDir, 'nodes.json.rejected');
+    const rejected = readFileSync(rejectedPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; record: unknown });
+    expect(statSync(rejectedPath).mode & 0o777).toBe(0o600);
+    // The bad record, the junk, the top-level key, the two secrets, the unknown key and the bad value: each kept aside.
+    expect(rejected.map((r) => r.record)).toEqual(
+      expect.arrayContaining([
+        { targetName: 'not an iscsi name', portal: '10.0.0.6' },
+        'garbage',
+        { legacy: true },
+        expect.objectContaining({ key: 'node.session.made.up', value: 'x' }),
+        expect.objectContaining({ key: 'node.session.queue_depth', value: 'lots' }),
+        expect.objectContaining({ key: 'node.session.auth.password', value: '(withheld: a secret)' }),
+        expect.objectContaining({ key: 'node.session.auth.password_in', value: '(withheld: a secret)' }),
+      ]),
+    );
+    expect(rejected).toHaveLength(7);
+    expect(rejected.find((r) => r.record === 'garbage')?.reason).toMatch(/not a node record/);
+    expect(readFileSync(rejectedPath, 'utf8')).not.toContain('old-secret');
+    expect(logged).toHaveLength(7);
+    expect(logged.map((l) => l.fields?.['record'])).toContain('not an iscsi name at 10.0.0.6');
+    expect(JSON.stringify(logged)).not.toContain('old-secret');
     expect(nodes[0]).toMatchObject({ targetName: TARGET, portal: '10.0.0.5:3260', portalGroupTag: 1 });
     expect(nodes[0]?.settings['node.startup']).toBe('automatic');
     expect(nodes[0]?.settings['node.session.queue_depth']).toBe('32');
@@ -97,12 +119,13 @@ describe('storage', () => {
     expect(new NodeDatabase({ stateDir }).list()).toEqual(nodes);
   });
 
-  it('a damaged file is an ArgumentError naming the file, not a SyntaxError', () => {
+  it('a damaged file is a StorageError (ISCSI_STORAGE_FAILED) naming the file, not a SyntaxError (issue 10: errors say what happened)', () => {
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(join(stateDir, 'nodes.json'), '{ not json');
     const error = thrown(() => new NodeDatabase({ stateDir }));
-    expect(error).toBeInstanceOf(ArgumentError);
-    expect((error as ArgumentError).message).toContain('nodes.json');
+    expect(error).toBeInstanceOf(StorageError);
+    expect(error).toMatchObject({ code: 'ISCSI_STORAGE_FAILED' });
+    expect((error as StorageError).message).toContain('nodes.json');
   });
 
   it('a file that breaks the schema (a secret key written by hand) is refused, not loaded', () => {
@@ -111,8 +134,54 @@ describe('storage', () => {
     const json = JSON.parse(fileText(db));
     json.nodes[0].settings['node.session.auth.password'] = 'hand-written';
     writeFileSync(db.path, JSON.stringify(json));
-    expect(() => db.list()).toThrow(ArgumentError);
-    expect(() => new NodeDatabase({ stateDir })).toThrow(ArgumentError);
+    // Issue 10: refused with the record named (its index and the key), never dropped.
+    expect(() => db.list()).toThrow(/nodes\/0\/settings/);
+    expect(thrown(() => new NodeDatabase({ stateDir }))).toMatchObject({ code: 'ISCSI_STORAGE_FAILED' });
+  });
+});
+
+describe('file safety, checked at every use (issue 10: parity with the secret store)', () => {
+  it('a nodes.json symlink is refused, and its target is never written', () => {
+    mkdirSync(stateDir, { recursive: true });
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'root only\n');
+    symlinkSync(victim, join(stateDir, 'nodes.json'));
+    expect(thrown(() => new NodeDatabase({ stateDir }))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE', message: expect.stringMatching(/symlink/) });
+    // Planted after the database was opened: the next write is refused too.
+    rmSync(join(stateDir, 'nodes.json'));
+    const db = new NodeDatabase({ stateDir });
+    discovered(db);
+    rmSync(db.path);
+    symlinkSync(victim, db.path);
+    expect(thrown(() => db.update(TARGET, undefined, 'node.startup', 'automatic'))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE' });
+    expect(readFileSync(victim, 'utf8')).toBe('root only\n');
+  });
+
+  it('a state folder that group or others can write is refused, also when it becomes so after opening', () => {
+    const db = new NodeDatabase({ stateDir });
+    discovered(db);
+    chmodSync(stateDir, 0o777);
+    expect(thrown(() => db.update(TARGET, undefined, 'node.startup', 'automatic'))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE', message: expect.stringMatching(/writable by others/) });
+    expect(() => db.list()).toThrow(StorageError);
+    chmodSync(stateDir, 0o770);
+    expect(thrown(() => new NodeDatabase({ stateDir }))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE', message: expect.stringMatching(/writable by its group/) });
+    chmodSync(stateDir, 0o700);
+    expect(db.update(TARGET, undefined, 'node.startup', 'automatic').settings['node.startup']).toBe('automatic');
+  });
+
+  it('a nodes.json that others may write is refused', () => {
+    const db = new NodeDatabase({ stateDir });
+    discovered(db);
+    chmodSync(db.path, 0o666);
+    expect(thrown(() => db.list())).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE' });
+  });
+
+  it('leftover nodes.json.tmp-* files of a killed write are removed when the database opens', () => {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'nodes.json.tmp-17650000001a2b3c'), '{"half":');
+    writeFileSync(join(stateDir, 'other.tmp-1'), 'not ours');
+    new NodeDatabase({ stateDir }).list();
+    expect(readdirSync(stateDir).sort()).toEqual(['nodes.json', 'other.tmp-1']);
   });
 });
 

@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { ArgumentError, AuthError, IscsiError } from '../../src/errors.js';
+import { ArgumentError, IscsiError, StorageError } from '../../src/errors.js';
 import { requireRoot } from '../../../test/src/require-tool.js';
 import {
   FileSecretStore,
@@ -137,8 +137,8 @@ describe('FileSecretStore', () => {
     const renamed = vi.spyOn(fsp, 'rename').mockRejectedValueOnce(Object.assign(new Error('simulated EIO'), { code: 'EIO' }));
     const e = await rejection(store.set(node('password'), 'replacement-secret'));
     expect(renamed).toHaveBeenCalledTimes(1);
-    expect(e).toBeInstanceOf(AuthError);
-    expect((e as IscsiError).code).toBe('ISCSI_CHAP_MISSING_CREDENTIALS');
+    expect(e).toBeInstanceOf(StorageError);
+    expect((e as IscsiError).code).toBe('ISCSI_STORAGE_FAILED');
     expect(renderings(e)).not.toContain('replacement-secret');
     expect(await fsp.readdir(stateDir)).toEqual([SECRETS_FILE_NAME]);
     expect(await store.get(node('password'))).toBe(SECRET);
@@ -182,8 +182,8 @@ describe('FileSecretStore', () => {
       ];
       for (const op of ops) {
         const e = await rejection(op());
-        expect(e).toBeInstanceOf(AuthError);
-        expect((e as IscsiError).code).toBe('ISCSI_CHAP_MISSING_CREDENTIALS');
+        expect(e).toBeInstanceOf(StorageError);
+        expect((e as IscsiError).code).toBe('ISCSI_STORAGE_UNSAFE');
         expect((e as IscsiError).hint).toContain('chmod 600');
         expect(renderings(e)).not.toContain(SECRET);
         expect(renderings(e)).not.toContain('another-secret');
@@ -199,19 +199,32 @@ describe('FileSecretStore', () => {
     await store.set(node('password'), SECRET);
     await fsp.chown(join(stateDir, SECRETS_FILE_NAME), 1, 1);
     const e = await rejection(store.get(node('password')));
-    expect(e).toBeInstanceOf(AuthError);
+    expect(e).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE' });
     expect(renderings(e)).not.toContain(SECRET);
   });
 
   it('refuses a state dir writable by others (anyone could swap the file) and a symlinked secrets file', async () => {
     await fsp.mkdir(stateDir, { mode: 0o700 });
     await fsp.chmod(stateDir, 0o777);
-    expect(await rejection(new FileSecretStore(stateDir).get(node('password')))).toBeInstanceOf(AuthError);
+    expect(await rejection(new FileSecretStore(stateDir).get(node('password')))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE' });
     await fsp.chmod(stateDir, 0o700);
     const elsewhere = join(root, 'elsewhere.json');
     await fsp.writeFile(elsewhere, '{"version":1,"secrets":{}}', { mode: 0o600 });
     await fsp.symlink(elsewhere, join(stateDir, SECRETS_FILE_NAME));
-    expect(await rejection(new FileSecretStore(stateDir).get(node('password')))).toBeInstanceOf(AuthError);
+    expect(await rejection(new FileSecretStore(stateDir).get(node('password')))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE', message: expect.stringMatching(/symlink/) });
+  });
+
+  it('issue 10: the directory is checked at every use — made 0777 or 0770 after the first use, the next get and set are refused', async () => {
+    const store = new FileSecretStore(stateDir);
+    await store.set(node('password'), SECRET);
+    expect(await store.get(node('password'))).toBe(SECRET);
+    for (const mode of [0o777, 0o770]) {
+      await fsp.chmod(stateDir, mode);
+      expect(await rejection(store.get(node('password')))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE' });
+      expect(await rejection(store.set(node('password_in'), 'x-secret'))).toMatchObject({ code: 'ISCSI_STORAGE_UNSAFE' });
+    }
+    await fsp.chmod(stateDir, 0o700);
+    expect(await store.get(node('password'))).toBe(SECRET);
   });
 
   it('reports a corrupt file without quoting it (JSON errors would show the secret next to the fault)', async () => {
@@ -226,7 +239,7 @@ describe('FileSecretStore', () => {
     for (const text of texts) {
       await fsp.writeFile(file, text, { mode: 0o600 });
       const e = await rejection(new FileSecretStore(stateDir).get(node('password')));
-      expect(e).toBeInstanceOf(AuthError);
+      expect(e).toMatchObject({ code: 'ISCSI_STORAGE_FAILED' });
       expect(renderings(e)).not.toContain(SECRET);
     }
   });
@@ -428,9 +441,10 @@ describe('KeychainSecretStore (against a fake binding; the real Keychain is unte
   it('turns keyring failures into typed errors and validates like the file store', async () => {
     const store = new KeychainSecretStore(fakeKeyring(true));
     const e = await rejection(store.set(node('password'), SECRET));
-    expect(e).toBeInstanceOf(AuthError);
+    expect(e).toBeInstanceOf(StorageError);
+    expect(e).toMatchObject({ code: 'ISCSI_STORAGE_FAILED' });
     expect(renderings(e)).not.toContain(SECRET);
-    expect(await rejection(store.get(node('password')))).toBeInstanceOf(AuthError);
+    expect(await rejection(store.get(node('password')))).toBeInstanceOf(StorageError);
     expect(await rejection(store.set(node('password'), ''))).toBeInstanceOf(ArgumentError);
     expect(inspect(store)).toBe('KeychainSecretStore(io.github.iscsi-initiator)');
   });
