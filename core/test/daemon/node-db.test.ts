@@ -216,6 +216,7 @@ describe('settings', () => {
       'node.conn[0].timeo.noop_out_interval',
       'node.conn[0].timeo.noop_out_timeout',
       'node.conn[0].timeo.login_timeout',
+      'node.conn[0].timeo.logout_timeout',
       'node.session.iscsi.InitialR2T',
       'node.session.iscsi.ImmediateData',
       'node.session.iscsi.FirstBurstLength',
