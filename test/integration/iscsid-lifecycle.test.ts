@@ -80,16 +80,26 @@ function exited(child: ChildProcess, since: () => number): Promise<{ code: numbe
   });
 }
 
-/** Resolves when the daemon's output matches `pattern` (checked at each chunk it writes). */
+/** Resolves when the daemon's output matches `pattern` (checked at each chunk it writes); rejects if it exits first. */
 function printed(d: IscsidInstance, pattern: RegExp): Promise<void> {
-  return new Promise((resolve) => {
-    const look = () => {
-      if (!pattern.test(d.output())) return false;
+  return new Promise((resolve, reject) => {
+    const stopLooking = () => {
       d.child.stdout!.off('data', look);
-      resolve();
-      return true;
+      d.child.off('exit', died);
     };
-    if (!look()) d.child.stdout!.on('data', look);
+    const look = () => {
+      if (!pattern.test(d.output())) return;
+      stopLooking();
+      resolve();
+    };
+    const died = (code: number | null, signal: string | null) => {
+      stopLooking();
+      reject(new Error(`iscsid exited (${code ?? signal}) before printing ${pattern}: ${d.output()}`));
+    };
+    d.child.stdout!.on('data', look);
+    d.child.once('exit', died);
+    look();
+    if (d.child.exitCode !== null || d.child.signalCode !== null) died(d.child.exitCode, d.child.signalCode);
   });
 }
 
