@@ -305,9 +305,9 @@ export class IscsiSession implements ScsiCommandPath {
   private lost(connection: IscsiConnection, error: IscsiError | undefined): void {
     if (connection !== this.connection) return;
     this.connection = undefined;
-    if (this.core.connectionLost(error, Date.now()) !== 'reconnect' || this.stopping) return;
-    if (this.recovery) this.reconnecting = this.reconnect();
-    else this.core.end('failed', error ?? new TransportError('ISCSI_SESSION_CLOSED', 'connection lost after recovery was stopped'));
+    // Recovery stopped (and no logout under way to finish the session): the session ends with its connection.
+    if (!this.recovery && !this.stopping) return this.core.end(error === undefined ? 'logged-out' : 'failed', error);
+    if (this.core.connectionLost(error, Date.now()) === 'reconnect' && !this.stopping) this.reconnecting = this.reconnect();
   }
 
   private async reconnect(): Promise<void> {
