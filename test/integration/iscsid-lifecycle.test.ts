@@ -151,6 +151,21 @@ describe('signals (issue 10: SIGHUP killed the daemon; SIGTERM with a frozen tar
     expect(readFileSync(`${logFile}.1`, 'utf8')).not.toMatch(/iscsid stopped/);
   });
 
+  it('SIGINT is SIGTERM: SYNCHRONIZE CACHE and Logout for every session, exit 0, the socket removed', { timeout: 30_000 }, async () => {
+    const dir = seeded([{ targetName: B, portal: tgt.portal }]);
+    const d = await daemonIn(dir);
+    await withClient(d.socket, (c) => c.call('sessions.login', { targetName: B }));
+    expect(await tgt.connections(B)).toBe(1);
+    const t0 = performance.now();
+    const done = exited(d.child, () => t0);
+    d.child.kill('SIGINT');
+    expect((await done).code).toBe(0);
+    expect(await tgt.connections(B)).toBe(0);
+    expect(d.output()).toMatch(/"signal":"SIGINT".*logging out every session/);
+    expect(d.output()).toMatch(/session logged out/);
+    expect(existsSync(d.socket)).toBe(false);
+  });
+
   it('SIGTERM with a frozen target (blackhole): exits within logout_timeout plus a margin, the session dropped and named', { timeout: 40_000 }, async () => {
     const proxy = await proxyTo();
     const LOGOUT_S = 2;
