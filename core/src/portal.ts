@@ -3,6 +3,9 @@ import { ArgumentError } from './errors.js';
 /** The IANA-assigned iSCSI port (RFC 7143 §13.2.4 defaults TargetAddress to it). */
 export const ISCSI_DEFAULT_PORT = 3260;
 
+/** A DNS name is at most 253 characters (RFC 1035 §2.3.4, without the final dot); addresses are shorter. */
+const MAX_HOST_LENGTH = 253;
+
 export interface Portal {
   /** A host name, an IPv4 address or an IPv6 address (without brackets). */
   readonly host: string;
@@ -44,7 +47,9 @@ export function parsePortal(text: string, defaultPort = ISCSI_DEFAULT_PORT): Por
     host = colon >= 0 ? rest.slice(0, colon) : rest;
     if (colon >= 0) port = parseInteger(rest.slice(colon + 1), 1, 0xffff, 'port', input);
   }
-  if (host === '' || /[\s/@?#]/.test(host)) throw bad(input, 'missing or invalid host');
+  // Control characters (NUL above all) would reach the resolver and fail there as an internal error.
+  if (host === '' || /[\s/@?#\u0000-\u001f\u007f]/.test(host)) throw bad(input, 'missing or invalid host');
+  if (host.length > MAX_HOST_LENGTH) throw bad(input, `host longer than ${MAX_HOST_LENGTH} characters`);
   return portalGroupTag === undefined ? { host, port } : { host, port, portalGroupTag };
 }
 
@@ -63,5 +68,6 @@ function parseInteger(text: string, min: number, max: number, what: string, inpu
 }
 
 function bad(input: string, why: string): ArgumentError {
-  return new ArgumentError('ISCSI_BAD_ARGUMENT', `bad portal "${input}": ${why}`);
+  // JSON-quoted and clipped: the message stays one short printable line whatever the input holds.
+  return new ArgumentError('ISCSI_BAD_ARGUMENT', `bad portal ${JSON.stringify(input.length > 64 ? `${input.slice(0, 64)}…` : input)}: ${why}`);
 }

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { ArgumentError, findInOrder, isSecretKey, type NodeRecord, type RpcClient } from '@iscsi-initiator/core/rpc';
+import { ArgumentError, findInOrder, isIscsiError, isSecretKey, TransportError, type NodeRecord, type RpcClient } from '@iscsi-initiator/core/rpc';
 import { BaseCommand } from '../base-command.js';
 import { withSpinner } from '../spinner.js';
 import { withDaemon, daemonFlags } from '../daemon.js';
@@ -133,10 +133,20 @@ ${BaseCommand.exitCodesHelp}`;
       for (const kind of ['password', 'password_in'] as const) {
         const ref = await this.secretRef(client, n, kind);
         // -S: the secret itself, which iscsid gives to root only (secrets.reveal); otherwise just whether one is stored.
-        const shown = ref !== undefined && showSecrets ? (await client.call('secrets.reveal', ref)).secret : ref !== undefined ? '********' : '';
+        const shown = ref !== undefined && showSecrets ? await this.reveal(client, ref) : ref !== undefined ? '********' : '';
         lines.push([`node.session.auth.${kind}`, shown]);
       }
       for (const [key, value] of lines) this.log(`${key} = ${value === '' ? '<empty>' : value}`);
+    }
+  }
+
+  /** secrets.reveal, whose refusal says what -S needs: root, since it shows a secret (it changes nothing). */
+  private async reveal(client: RpcClient, ref: { targetName: string; portal?: string; kind: 'password' | 'password_in' }): Promise<string> {
+    try {
+      return (await client.call('secrets.reveal', ref)).secret;
+    } catch (e) {
+      if (!isIscsiError(e) || e.code !== 'ISCSI_NOT_PERMITTED') throw e;
+      throw new TransportError('ISCSI_NOT_PERMITTED', '-S shows stored CHAP secrets, which iscsid reveals to root only', { hint: 'run it with sudo, or leave out -S' });
     }
   }
 

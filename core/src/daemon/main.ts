@@ -1,5 +1,6 @@
 // iscsid: the daemon that owns every session and serves the JSON-RPC API (docs/api.md) on a Unix socket.
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,8 +46,19 @@ async function main(): Promise<void> {
   // Where there is no Keychain, secrets go to a root-only file in a directory of their own, never the state dir.
   const secretsDir = values['secrets-dir'] ?? paths.secretsDir;
   // Structured JSON lines for launchd and log collectors; readable lines when a person runs it on a terminal.
-  const destination = values['log-file'] !== undefined ? pino.destination({ dest: values['log-file'], mkdir: true, append: true, sync: true }) : process.stdout.isTTY ? pino.transport({ target: 'pino-pretty' }) : undefined;
+  const logFile = values['log-file'] !== undefined ? pino.destination({ dest: values['log-file'], mkdir: true, append: true, sync: true }) : undefined;
+  const destination = logFile ?? (process.stdout.isTTY ? pino.transport({ target: 'pino-pretty' }) : undefined);
   const log = pino({ name: 'iscsid', level: values['log-level'] }, destination);
+  // The node database's writer (conf → atomically → when-exit) hooks every signal at import and raises it again after
+  // its clean-up: a SIGHUP raised again killed the daemon, a SIGTERM raised again looked like a second one. Its
+  // clean-up also runs at 'exit', which every way out of iscsid reaches; these three signals are iscsid's alone.
+  for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
+  // SIGHUP's default action kills the process (a stale socket, sessions dropped without a logout). iscsid reads its
+  // configuration only at start, so a hangup reloads nothing: it reopens the log file (after log rotation) and says so.
+  process.on('SIGHUP', () => {
+    logFile?.reopen();
+    log.info({ signal: 'SIGHUP' }, logFile ? 'log file reopened' : 'SIGHUP ignored: nothing to reload');
+  });
 
   // One daemon per state folder (instance-lock.ts): taken before anything in it is read or written, held until exit.
   acquireInstanceLock(stateDir);
@@ -71,13 +83,14 @@ async function main(): Promise<void> {
       server.notify('session.stateChanged', event);
     },
     lunsChanged: (event) => server.notify('session.lunsChanged', event),
+    ended: (o) => {
+      const fields = { sid: o.sid, target: o.targetName, portal: o.portal, reason: o.reason };
+      if (o.clean) log.info(fields, 'session logged out');
+      else log.warn(fields, 'session dropped without a clean logout');
+    },
   });
 
-  registerMethods(server, rpcHandlers({ version, db, secrets, sessions }));
-
-  await server.listen(socketPath, values.group === undefined ? {} : { gid: Number(values.group) });
-  log.info({ socket: socketPath, stateDir, initiator: db.initiator().name, secrets: secrets.backend }, 'iscsid listening');
-
+  // session.stats to subscribers, every 2 s for each live session (docs/api.md).
   const statsTimer = setInterval(() => {
     const live = new Set(sessions.list().map((s) => s.sid));
     for (const sid of lastState.keys()) if (!live.has(sid)) lastState.delete(sid); // sids are never reused
@@ -90,25 +103,37 @@ async function main(): Promise<void> {
     }
   }, STATS_INTERVAL_MS);
 
+  // SIGTERM / SIGINT (docs/security.md, Signals and shutdown): every session logs out in parallel, each within its
+  // node's logout_timeout, recovery stopped first; what cannot is dropped and named in the log. A second signal
+  // exits at once.
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, `second ${signal}: exiting now, without waiting for the logouts`);
+      void server.close(); // synchronously unlinks the socket file
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    }
+    stopping = true;
+    log.info({ signal, sessions: sessions.list().length }, 'logging out every session');
+    clearInterval(statsTimer);
+    const outcomes = await sessions.shutdown();
+    await server.close();
+    log.info({ sessions: outcomes.length, dropped: outcomes.filter((o) => !o.clean).length }, 'iscsid stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  registerMethods(server, rpcHandlers({ version, db, secrets, sessions }));
+
+  await server.listen(socketPath, values.group === undefined ? {} : { gid: Number(values.group) });
+  log.info({ socket: socketPath, stateDir, initiator: db.initiator().name, secrets: secrets.backend }, 'iscsid listening');
+
   // Nodes marked node.startup=automatic log in at start; a failure is logged, never fatal to the daemon.
   for (const node of db.list()) {
     if (node.settings['node.startup'] !== 'automatic') continue;
     sessions.login(node.targetName, node.portal).catch((e: unknown) => log.warn({ target: node.targetName, portal: node.portal, error: errorText(e) }, 'automatic login failed'));
   }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'logging out every session');
-    clearInterval(statsTimer);
-    const count = await sessions.logoutAll();
-    await server.close();
-    log.info({ sessions: count }, 'iscsid stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 function errorText(e: unknown): string {

@@ -7,7 +7,7 @@
 import { ArgumentError } from '../errors.js';
 import { isSecretKey } from '../rpc/secret-rules.js';
 import { parseChapAlgorithms } from '../login/chap.js';
-import { DEFAULT_QUEUE_DEPTH, MAX_QUEUE_DEPTH } from '../defaults.js';
+import { DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUTS, MAX_QUEUE_DEPTH } from '../defaults.js';
 import { KEYS } from '../text/keys.js';
 import { DEFAULT_PROPOSAL, type DigestName, type OperationalProposal } from '../text/negotiation.js';
 
@@ -29,6 +29,8 @@ export interface NodeSessionSettings {
   noopOutIntervalMs: number;
   noopOutTimeoutMs: number;
   loginTimeoutMs: number;
+  /** The Logout Response wait, and the bound on a whole logout (SYNCHRONIZE CACHE included) before it is dropped. */
+  logoutTimeoutMs: number;
   queueDepth: number;
   authMethod: 'None' | 'CHAP';
   username?: string;
@@ -173,6 +175,14 @@ const ENTRIES: Array<[string, NodeKeyDefinition]> = [
     { default: '15', validate: integer('node.conn[0].timeo.login_timeout', 1, 3600), description: 'seconds a login may take' },
   ],
   [
+    'node.conn[0].timeo.logout_timeout',
+    {
+      default: String(DEFAULT_TIMEOUTS.logoutMs / 1000),
+      validate: integer('node.conn[0].timeo.logout_timeout', 1, 3600),
+      description: 'seconds a logout may take (SYNCHRONIZE CACHE and Logout); then the session is dropped',
+    },
+  ],
+  [
     'node.session.iscsi.InitialR2T',
     { default: yesNo(P.initialR2T), validate: oneOf('node.session.iscsi.InitialR2T', ['Yes', 'No']), description: 'offer InitialR2T (RFC 7143 §13.10)' },
   ],
@@ -275,6 +285,7 @@ export function sessionSettingsOf(stored: Readonly<NodeSettings>): NodeSessionSe
     noopOutIntervalMs: seconds('node.conn[0].timeo.noop_out_interval'),
     noopOutTimeoutMs: seconds('node.conn[0].timeo.noop_out_timeout'),
     loginTimeoutMs: seconds('node.conn[0].timeo.login_timeout'),
+    logoutTimeoutMs: seconds('node.conn[0].timeo.logout_timeout'),
     queueDepth: num('node.session.queue_depth'),
     authMethod,
   };

@@ -71,7 +71,8 @@ export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): Rp
     'sessions.login': (p) => sessions.login(p.targetName, p.portal),
     'sessions.logout': async (p) => {
       if ((p.all === true) === (p.sid !== undefined)) throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'sessions.logout takes exactly one of params.sid and params.all');
-      if (p.all === true) return { loggedOut: await sessions.logoutAll() };
+      // A session that could not log out within its logout_timeout was dropped: it is gone either way (docs/api.md).
+      if (p.all === true) return { loggedOut: (await sessions.logoutAll()).length };
       await sessions.logout(p.sid!);
       return { loggedOut: 1 };
     },

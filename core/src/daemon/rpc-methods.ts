@@ -7,6 +7,11 @@ export type RpcHandlers = {
   readonly [M in RpcMethod]: (params: RpcParams<M>, context: RpcContext) => RpcResult<M> | Promise<RpcResult<M>>;
 };
 
+/** Guarded methods that change nothing, and why they are guarded: the refusal must not say "changes state". */
+const REFUSALS: Partial<Record<RpcMethod, string>> = {
+  'secrets.reveal': 'reveals a stored CHAP secret and needs root',
+};
+
 /**
  * Registers every method of the contract on the server: params checked against the contract before the handler
  * runs, and the contract's `mutating` flag deciding who may call it.
@@ -14,6 +19,9 @@ export type RpcHandlers = {
 export function registerMethods(server: RpcServer, handlers: RpcHandlers): void {
   for (const method of Object.keys(RPC_METHODS) as RpcMethod[]) {
     const handler = handlers[method] as (params: unknown, context: RpcContext) => unknown;
-    server.addMethod(method, (params, context) => handler(validateParams(method, params), context), { mutating: RPC_METHODS[method].mutating });
+    server.addMethod(method, (params, context) => handler(validateParams(method, params), context), {
+      mutating: RPC_METHODS[method].mutating,
+      ...(REFUSALS[method] === undefined ? {} : { refusal: REFUSALS[method] }),
+    });
   }
 }

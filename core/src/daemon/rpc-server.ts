@@ -30,6 +30,8 @@ export interface RpcContext {
 export interface MethodOptions {
   /** Changes state (log in, update a node, …): only privileged peers may call it. */
   readonly mutating?: boolean;
+  /** What a refused peer is told the method needs (default: it changes state and needs an administrator). */
+  readonly refusal?: string;
 }
 
 export type MethodHandler = (params: JSONRPCParams | undefined, context: RpcContext) => unknown;
@@ -100,7 +102,7 @@ export class RpcServer {
   addMethod(name: string, handler: MethodHandler, options: MethodOptions = {}): void {
     this.rpc.addMethod(name, async (params, context) => {
       if (options.mutating && !this.authorize(context.peer)) {
-        throw new JSONRPCErrorException(`${name} changes state and needs an administrator`, RPC_NOT_PERMITTED, {
+        throw new JSONRPCErrorException(`${name} ${options.refusal ?? 'changes state and needs an administrator'}`, RPC_NOT_PERMITTED, {
           code: 'ISCSI_NOT_PERMITTED',
           hint: 'run it as root (sudo); see docs/security.md',
         });

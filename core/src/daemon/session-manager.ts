@@ -1,4 +1,4 @@
-import { ArgumentError, AuthError } from '../errors.js';
+import { ArgumentError, AuthError, IscsiError, TransportError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
 import { formatIsid } from '../login/isid.js';
 import { IscsiSession } from '../net/session.js';
@@ -9,6 +9,7 @@ import { isReportedLunsChanged } from '../scsi/sense-codes.js';
 import type { SessionState } from '../session/session-events.js';
 import { describeParameters } from '../text/negotiation.js';
 import type { NodeDatabase, NodeRecord } from './node-db.js';
+import type { NodeSessionSettings } from './node-settings.js';
 import { findSecret, type SecretStore } from './secrets.js';
 import type { LunInfo, SessionDetails, SessionInfo, SessionStats } from '../rpc/types.js';
 
@@ -18,12 +19,36 @@ interface Managed {
   readonly sid: number;
   readonly node: NodeRecord;
   readonly session: IscsiSession;
+  /** The node's logout_timeout: the bound on this session's whole logout. */
+  readonly logoutTimeoutMs: number;
   luns: LunInfo[];
+  /** The logout under way: a second caller waits for the same one. */
+  ending?: Promise<LogoutOutcome>;
+}
+
+/** A login under way: it holds its node (one login per node at a time) until it has a session or has failed. */
+interface Reservation {
+  readonly node: NodeRecord;
+  readonly logoutTimeoutMs: number;
+  /** Settles when the login does; with the outcome of its logout when the daemon began stopping meanwhile. */
+  readonly settled: Promise<LogoutOutcome | undefined>;
+}
+
+/** How a session ended: logged out (SYNCHRONIZE CACHE, then Logout answered), or dropped, and why. */
+export interface LogoutOutcome {
+  /** Undefined for a login still under way when the daemon stopped. */
+  readonly sid: number | undefined;
+  readonly targetName: string;
+  readonly portal: string;
+  readonly clean: boolean;
+  readonly reason: string;
 }
 
 export interface SessionManagerEvents {
   stateChanged(event: { sid: number; state: SessionState; reason: string }): void;
   lunsChanged(event: { sid: number; luns: LunInfo[] }): void;
+  /** A session left the table: logged out, or dropped (the daemon logs it, naming the node). */
+  ended?(outcome: LogoutOutcome): void;
 }
 
 /**
@@ -34,7 +59,11 @@ export interface SessionManagerEvents {
  */
 export class SessionManager {
   private readonly sessions = new Map<number, Managed>();
+  /** Logins under way, by node (nodeKey). */
+  private readonly logins = new Map<string, Reservation>();
   private nextSid = 1;
+  /** Set by `shutdown`: no new login starts, and one that finishes now is logged out again. */
+  private closing = false;
 
   constructor(
     private readonly db: NodeDatabase,
@@ -42,15 +71,43 @@ export class SessionManager {
     private readonly events: SessionManagerEvents,
   ) {}
 
+  /**
+   * Logs in to a node. One login per node at a time: from its first step to its session (or failure) the login holds
+   * the node, and a second one — the same batch, a double click, `-L all` racing the automatic logins — fails with
+   * ISCSI_SESSION_EXISTS instead of opening a second session with the same ISID, which a target would take as
+   * reinstatement and drop the first (RFC 7143 §6.3.5). Checked and taken with no await in between.
+   */
   async login(targetName: string, portal?: string): Promise<SessionInfo> {
+    if (this.closing) throw new TransportError('ISCSI_SESSION_CLOSED', 'iscsid is stopping: no new logins');
     const node = this.db.get(targetName, portal);
     if (!node) throw new ArgumentError('ISCSI_NODE_NOT_FOUND', `no node ${targetName}${portal ? ` at ${portal}` : ''}`, { hint: 'run discovery first' });
+    const key = nodeKey(node);
+    if (this.logins.has(key)) throw new ArgumentError('ISCSI_SESSION_EXISTS', `a login to ${node.targetName} at ${node.portal} is already under way`);
     for (const m of this.sessions.values()) {
-      if (m.node.targetName === node.targetName && m.node.portal === node.portal && !m.session.isClosed) {
+      if (nodeKey(m.node) === key && !m.session.isClosed) {
         throw new ArgumentError('ISCSI_SESSION_EXISTS', `already logged in to ${node.targetName} at ${node.portal} (session ${m.sid})`);
       }
     }
     const settings = this.db.sessionSettings(node);
+    let settle: (outcome: LogoutOutcome | undefined) => void = () => {};
+    const settled = new Promise<LogoutOutcome | undefined>((resolve) => (settle = resolve));
+    this.logins.set(key, { node, logoutTimeoutMs: settings.logoutTimeoutMs, settled });
+    try {
+      const managed = await this.open(node, settings);
+      if (this.closing) {
+        // The daemon began stopping while this login ran: the session it opened is logged out again at once.
+        settle(await this.logout(managed.sid));
+        throw new TransportError('ISCSI_SESSION_CLOSED', 'iscsid is stopping: the new session was logged out again');
+      }
+      await this.rescan(managed.sid).catch(() => {}); // a target with no LUN yet is still a session
+      return this.info(managed);
+    } finally {
+      settle(undefined);
+      this.logins.delete(key);
+    }
+  }
+
+  private async open(node: NodeRecord, settings: NodeSessionSettings): Promise<Managed> {
     const ref = { targetName: node.targetName, portal: node.portal };
     const secret = await findSecret(this.secrets, { ...ref, kind: 'password' });
     const secretIn = await findSecret(this.secrets, { ...ref, kind: 'password_in' });
@@ -82,9 +139,10 @@ export class SessionManager {
       noopOutTimeoutMs: settings.noopOutTimeoutMs,
       loginTimeoutMs: settings.loginTimeoutMs,
       connectTimeoutMs: settings.loginTimeoutMs,
+      logoutTimeoutMs: settings.logoutTimeoutMs,
     });
     const sid = this.nextSid++;
-    const managed: Managed = { sid, node, session, luns: [] };
+    const managed: Managed = { sid, node, session, logoutTimeoutMs: settings.logoutTimeoutMs, luns: [] };
     this.sessions.set(sid, managed);
     session.on((event) => {
       if (event.type === 'state') {
@@ -95,25 +153,75 @@ export class SessionManager {
       }
     });
     this.events.stateChanged({ sid, state: 'logged-in', reason: 'logged in' });
-    await this.rescan(sid).catch(() => {}); // a target with no LUN yet is still a session
-    return this.info(managed);
+    return managed;
   }
 
-  /** Logs one session out, SYNCHRONIZE CACHE on each LUN first so the target has written what it acknowledged. */
-  async logout(sid: number): Promise<void> {
+  /**
+   * Logs one session out, SYNCHRONIZE CACHE on each LUN first so the target has written what it acknowledged, within
+   * the node's logout_timeout (open-iscsi's, 15 s by default). Recovery stops first: a connection lost now ends the
+   * session instead of being replaced. A session that cannot log out in time (a frozen target) is dropped: its
+   * connection is closed without a Logout, and the outcome says so.
+   */
+  logout(sid: number): Promise<LogoutOutcome> {
     const m = this.managed(sid);
+    m.ending ??= this.end(m);
+    return m.ending;
+  }
+
+  /** Every session at once, each within its own bound. */
+  logoutAll(): Promise<LogoutOutcome[]> {
+    return Promise.all([...this.sessions.keys()].map((sid) => this.logout(sid)));
+  }
+
+  /**
+   * The daemon is stopping: no new login starts, every session's recovery stops, and every session logs out in
+   * parallel within its logout_timeout (dropped after it). A login still under way is waited for as long as its
+   * node's logout_timeout, then logged out again; one that is not done by then is abandoned (sid undefined).
+   */
+  async shutdown(): Promise<LogoutOutcome[]> {
+    this.closing = true;
+    for (const m of this.sessions.values()) m.session.stopRecovery();
+    const pending = [...this.logins.values()].map(async (r): Promise<LogoutOutcome | undefined> => {
+      const late = await withinBound(r.settled, r.logoutTimeoutMs);
+      if (late !== TIMED_OUT) return late;
+      const outcome = { sid: undefined, targetName: r.node.targetName, portal: r.node.portal, clean: false, reason: `login still under way after ${r.logoutTimeoutMs} ms: abandoned` };
+      this.events.ended?.(outcome);
+      return outcome;
+    });
+    const outcomes = await Promise.all([this.logoutAll(), Promise.all(pending)]);
+    return [...outcomes[0], ...outcomes[1].filter((o) => o !== undefined)];
+  }
+
+  private async end(m: Managed): Promise<LogoutOutcome> {
+    m.session.stopRecovery();
+    const result = await withinBound(this.flushAndLogout(m), m.logoutTimeoutMs);
+    let reason: string;
+    if (result === TIMED_OUT) {
+      reason = `no logout within ${m.logoutTimeoutMs} ms (logout_timeout): dropped`;
+      m.session.destroy(new TransportError('ISCSI_LOGOUT_TIMEOUT', reason));
+    } else {
+      reason = result;
+    }
+    const clean = result !== TIMED_OUT && m.session.state === 'logged-out';
+    this.sessions.delete(m.sid);
+    this.events.stateChanged({ sid: m.sid, state: 'logged-out', reason: clean ? 'logged out' : reason });
+    const outcome: LogoutOutcome = { sid: m.sid, targetName: m.node.targetName, portal: m.node.portal, clean, reason: clean ? 'logged out' : reason };
+    this.events.ended?.(outcome);
+    return outcome;
+  }
+
+  /** SYNCHRONIZE CACHE on every LUN, then Logout; resolves with why it was not clean, never rejects. */
+  private async flushAndLogout(m: Managed): Promise<string> {
     if (m.session.state === 'logged-in') {
       for (const lun of m.luns) await flushLun(m.session, lun.lun).catch(() => {});
     }
-    await m.session.logout().catch(() => {});
-    this.sessions.delete(sid);
-    this.events.stateChanged({ sid, state: 'logged-out', reason: 'logged out' });
-  }
-
-  async logoutAll(): Promise<number> {
-    const sids = [...this.sessions.keys()];
-    await Promise.all(sids.map((sid) => this.logout(sid).catch(() => {})));
-    return sids.length;
+    const before = m.session.isClosed ? m.session.stateReason : undefined;
+    try {
+      await m.session.logout();
+    } catch (e) {
+      return `logout failed: ${e instanceof IscsiError ? `${e.code} ${e.message}` : String(e)}`;
+    }
+    return before === undefined ? (m.session.state === 'logged-out' ? 'logged out' : `not logged out: ${m.session.stateReason}`) : `not logged out: ${before}`;
   }
 
   list(): SessionInfo[] {
@@ -173,5 +281,23 @@ export class SessionManager {
       tsih: m.session.tsih,
       isid: formatIsid(m.session.login.isid),
     };
+  }
+}
+
+/** One node: a target at one portal. */
+function nodeKey(node: { targetName: string; portal: string }): string {
+  return `${node.targetName}\u0000${node.portal}`;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `work`'s result, or TIMED_OUT once `ms` have passed (the work itself goes on; the caller ends it). */
+async function withinBound<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  try {
+    return await Promise.race([work, bound]);
+  } finally {
+    clearTimeout(timer);
   }
 }

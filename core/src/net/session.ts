@@ -74,6 +74,8 @@ export class IscsiSession implements ScsiCommandPath {
   private lastLogin: LoggedIn;
   private readonly sweeper: NodeJS.Timeout;
   private stopping = false;
+  /** False once `stopRecovery` was called: a lost connection then ends the session instead of being replaced. */
+  private recovery = true;
   private reconnecting: Promise<void> | undefined;
   private wakeReconnect: (() => void) | undefined;
   private readonly retryHooks: RetryHooks;
@@ -265,6 +267,16 @@ export class IscsiSession implements ScsiCommandPath {
     this.core.end(error ? 'failed' : 'logged-out', error ?? new TransportError('ISCSI_SESSION_CLOSED', 'session closed'));
   }
 
+  /**
+   * From now on a lost connection ends the session instead of being replaced (a daemon shutting down must not keep
+   * reconnecting): a reconnect under way is abandoned, and a session that has no connection now ends at once.
+   */
+  stopRecovery(): void {
+    this.recovery = false;
+    this.wakeReconnect?.();
+    if (!this.core.isClosed && !this.core.isConnected) this.core.end('failed', new TransportError('ISCSI_SESSION_CLOSED', 'recovery stopped while the connection was down'));
+  }
+
   /** Drops the connection as a failure would; the session recovers (tests, and the daemon when the host sleeps). */
   dropConnection(reason = 'connection dropped'): void {
     this.connection?.close(new TransportError('ISCSI_CONNECTION_FAILED', reason));
@@ -293,11 +305,13 @@ export class IscsiSession implements ScsiCommandPath {
   private lost(connection: IscsiConnection, error: IscsiError | undefined): void {
     if (connection !== this.connection) return;
     this.connection = undefined;
+    // Recovery stopped (and no logout under way to finish the session): the session ends with its connection.
+    if (!this.recovery && !this.stopping) return this.core.end(error === undefined ? 'logged-out' : 'failed', error);
     if (this.core.connectionLost(error, Date.now()) === 'reconnect' && !this.stopping) this.reconnecting = this.reconnect();
   }
 
   private async reconnect(): Promise<void> {
-    while (!this.stopping && !this.core.isClosed) {
+    while (!this.stopping && this.recovery && !this.core.isClosed) {
       const wait = this.core.reconnectDelay();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
@@ -307,11 +321,11 @@ export class IscsiSession implements ScsiCommandPath {
         };
       });
       this.wakeReconnect = undefined;
-      if (this.stopping || this.core.isClosed) return;
+      if (this.stopping || !this.recovery || this.core.isClosed) return;
       this.core.loggingIn();
       try {
         const loggedIn = await login(this.options);
-        if (this.stopping || this.core.isClosed) {
+        if (this.stopping || !this.recovery || this.core.isClosed) {
           loggedIn.connection.close();
           return;
         }

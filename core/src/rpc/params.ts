@@ -2,6 +2,15 @@ import { ArgumentError } from '../errors.js';
 import { RPC_METHODS, type ParamKind, type RpcMethod, type RpcParams } from './contract.js';
 
 /**
+ * The longest string any parameter may hold. The longest real values are far shorter: an iSCSI name is at most 223
+ * bytes (RFC 7143 §4.2.7.1), a DNS name 253, a node setting 255 (§6.1), a CHAP secret a few hundred at most.
+ */
+export const MAX_PARAM_LENGTH = 1024;
+
+/** C0 controls and DEL: no name, portal, setting or secret holds one, and NUL ends a C string in the OS calls below. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
  * Checks a call's params against the contract and returns them typed: by name only (a JSON object, or none when the
  * method takes none), no unknown names (a misspelt optional parameter must not be silently ignored), each value of
  * its kind. ArgumentError (JSON-RPC -32602) names the parameter, never echoes its value.
@@ -28,6 +37,10 @@ function check(method: string, key: string, kind: ParamKind, value: unknown): vo
     throw bad(`${method}: params.${key} is missing`);
   }
   const base = optional ? kind.slice(0, -1) : kind;
+  if (typeof value === 'string') {
+    if (value.length > MAX_PARAM_LENGTH) throw bad(`${method}: params.${key} is longer than ${MAX_PARAM_LENGTH} characters`);
+    if (CONTROL_CHARACTER.test(value)) throw bad(`${method}: params.${key} must not contain control characters`);
+  }
   switch (base) {
     case 'string':
       if (typeof value !== 'string' || value === '') throw bad(`${method}: params.${key} must be a non-empty string`);

@@ -285,6 +285,7 @@ describe('settings', () => {
       'node.conn[0].timeo.noop_out_interval',
       'node.conn[0].timeo.noop_out_timeout',
       'node.conn[0].timeo.login_timeout',
+      'node.conn[0].timeo.logout_timeout',
       'node.session.iscsi.InitialR2T',
       'node.session.iscsi.ImmediateData',
       'node.session.iscsi.FirstBurstLength',
@@ -439,6 +440,7 @@ describe('sessionSettings → SessionOptions fields', () => {
       noopOutIntervalMs: 5_000,
       noopOutTimeoutMs: 5_000,
       loginTimeoutMs: 15_000,
+      logoutTimeoutMs: 15_000,
       queueDepth: 32,
       authMethod: 'None',
     });
@@ -456,6 +458,7 @@ describe('sessionSettings → SessionOptions fields', () => {
     set('node.conn[0].timeo.noop_out_interval', '0');
     set('node.conn[0].timeo.noop_out_timeout', '10');
     set('node.conn[0].timeo.login_timeout', '30');
+    set('node.conn[0].timeo.logout_timeout', '2');
     set('node.session.iscsi.InitialR2T', 'Yes');
     set('node.session.iscsi.ImmediateData', 'No');
     set('node.conn[0].iscsi.HeaderDigest', 'CRC32C,None');
@@ -468,6 +471,7 @@ describe('sessionSettings → SessionOptions fields', () => {
       noopOutIntervalMs: 0,
       noopOutTimeoutMs: 10_000,
       loginTimeoutMs: 30_000,
+      logoutTimeoutMs: 2_000,
       queueDepth: 64,
       authMethod: 'CHAP',
       username: 'alice',

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
 import { RPC_METHODS, type RpcMethod } from '../../src/rpc/contract.js';
-import { validateParams } from '../../src/rpc/params.js';
+import { MAX_PARAM_LENGTH, validateParams } from '../../src/rpc/params.js';
+import { parsePortal } from '../../src/portal.js';
 import { secretLookupOrder } from '../../src/rpc/secret-rules.js';
 
 describe('validateParams', () => {
@@ -47,6 +48,63 @@ describe('validateParams', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  // Issue 10: a portal of "\u0000" reached the resolver and came back as an internal error (-32603). Every string
+  // parameter of every method is checked the same way: a control character or an over-long value is ISCSI_BAD_ARGUMENT
+  // (Invalid params) naming the parameter, never quoting it.
+  const stringParams = (Object.entries(RPC_METHODS) as Array<[RpcMethod, { params: Record<string, string> }]>).flatMap(([method, spec]) =>
+    Object.entries(spec.params)
+      .filter(([, kind]) => kind.startsWith('string') || kind.startsWith('text'))
+      .map(([key]) => ({ method, key, spec: spec.params })),
+  );
+  /** Valid values for every other parameter of the method, so only `key` can be what is refused. */
+  const others = (spec: Record<string, string>, key: string): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(spec).filter(([k, kind]) => k !== key && !kind.endsWith('?')).map(([k, kind]) => [k, kind === 'kind' ? 'password' : kind === 'sid' ? 1 : 'x']));
+  const badString = fc.oneof(
+    fc.tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c)), fc.string({ maxLength: 20 })).map(([a, c, b]) => `${a}${c}${b}`),
+    fc.string({ maxLength: 20 }).map((s) => `${s}\u007f`),
+    fc.integer({ min: MAX_PARAM_LENGTH + 1, max: MAX_PARAM_LENGTH * 4 }).map((n) => 'q'.repeat(n)),
+  );
+
+  it('property: a string parameter holding a control character (NUL, newline, DEL…) or over-long is refused, naming it', () => {
+    expect(stringParams.length).toBeGreaterThan(10);
+    fc.assert(
+      fc.property(fc.constantFrom(...stringParams), badString, ({ method, key, spec }, value) => {
+        let error: unknown;
+        try {
+          validateParams(method, { ...others(spec, key), [key]: value });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ArgumentError);
+        expect(error).toMatchObject({ code: 'ISCSI_BAD_ARGUMENT', message: expect.stringContaining(`params.${key}`) });
+        if (value.length > 3) expect((error as Error).message).not.toContain(value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a parameter of printable text up to the limit still passes (the limit is far above any name, portal or secret)', () => {
+    expect(validateParams('nodes.get', { targetName: 'é'.repeat(MAX_PARAM_LENGTH) })).toMatchObject({ targetName: 'é'.repeat(MAX_PARAM_LENGTH) });
+    expect(validateParams('initiator.set', { name: 'iqn.2026-11.test:x', alias: 'the big disk' })).toMatchObject({ alias: 'the big disk' });
+  });
+
+  it('property: parsePortal gives a portal with a printable host of at most 253 characters, or ArgumentError — nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom('\u0000', 'h\u0000:3260', '[::1\u0000]:3260', `${'a'.repeat(254)}:3260`)), (text) => {
+        try {
+          const portal = parsePortal(text);
+          expect(portal.host).not.toMatch(/[\u0000-\u001f\u007f]/);
+          expect(portal.host.length).toBeLessThanOrEqual(253);
+        } catch (e) {
+          expect(e).toBeInstanceOf(ArgumentError);
+          expect((e as Error).message).not.toMatch(/[\u0000-\u001f\u007f]/); // one printable line
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    expect(() => parsePortal('\u0000')).toThrow(ArgumentError);
   });
 
   it('a refusal never echoes the value (it may be a secret)', () => {
