@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v tgtd >/dev/null 2>&1 || missing+=(tgt)
 command -v iscsi-ls >/dev/null 2>&1 || missing+=(libiscsi-bin)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${missing[*]} (Debian packages the test suite runs against)"

@@ -11,9 +11,10 @@ export interface Run {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { env?: Record<string, string> } = {}): Promise<Run> {
+/** Runs iscsiadm as a user would; `input`, when given, is its standard input (e.g. a secret for --password-stdin). */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...options.env }, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -24,5 +25,6 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    if (options.input !== undefined) child.stdin!.end(options.input);
   });
 }

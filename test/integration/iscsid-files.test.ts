@@ -21,12 +21,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/test/run-cli.js';
 import { RpcClient } from '../../core/src/rpc/index.js';
 import { iscsidCommand, startIscsid, type IscsidInstance, type StartIscsidOptions } from '../src/iscsid.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cliBin = path.resolve(here, '../../cli/bin/run.js');
 const NOBODY = 65534;
 const CHAP = 'iqn.2026-11.test.iscsid-files:chap';
 const SECRET = 'files-secret-never-sent';
@@ -75,23 +75,6 @@ function refusal(options: StartIscsidOptions & { dir: string }): Promise<{ code:
       clearTimeout(timer);
       resolve({ code, output });
     });
-  });
-}
-
-function runCli(args: readonly string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
   });
 }
 
@@ -218,12 +201,12 @@ describe('clients check the server (issue 10: an impostor must never receive a s
     });
     await listening;
     try {
-      const r = await runCli(['node', '-T', CHAP, '-o', 'update', '-n', 'node.session.auth.password', '--password-stdin', '--socket', socket], `${SECRET}\n`);
+      const r = await runCli(['node', '-T', CHAP, '-o', 'update', '-n', 'node.session.auth.password', '--password-stdin', '--socket', socket], { input: `${SECRET}\n` });
       expect(r.code, r.stderr).toBe(18);
       expect(r.stderr).toMatch(/not talking to the server on .*iscsid\.sock: it runs as uid 65534, not root/);
       expect(r.stdout + r.stderr).not.toContain(SECRET);
       // A read-only command is refused the same way: nothing is asked of an impostor.
-      const list = await runCli(['session', '--socket', socket], '');
+      const list = await runCli(['session', '--socket', socket], { input: '' });
       expect(list.code).toBe(18);
     } finally {
       const counted = new Promise<string>((resolve) => impostor.once('exit', () => resolve(said)));

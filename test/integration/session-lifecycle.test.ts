@@ -9,6 +9,7 @@ import { IscsiSession, Opcode, Stage, type SessionEvent } from '../../core/src/i
 import { NodeDatabase } from '../../core/src/daemon/node-db.js';
 import { openSecretStore } from '../../core/src/daemon/secrets.js';
 import { SessionManager, type LogoutOutcome } from '../../core/src/daemon/session-manager.js';
+import { until } from '../src/session-wait.js';
 import { acceptingLogin, fixedSense, loginResponse, ScriptedTarget, type FullFeaturePdu, type TargetConnection } from '../src/scripted-target.js';
 
 const TARGET = 'iqn.2026-11.test:lifecycle';
@@ -61,18 +62,6 @@ async function open(t: ScriptedTarget): Promise<{ session: IscsiSession; events:
   const events: SessionEvent[] = [];
   session.on((e) => events.push(e));
   return { session, events };
-}
-
-/** Resolves once `predicate` holds, checked now and after each session event. */
-function until(session: IscsiSession, predicate: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (predicate()) return resolve();
-    const off = session.on(() => {
-      if (!predicate()) return;
-      off();
-      resolve();
-    });
-  });
 }
 
 describe('IscsiSession.stopRecovery (issue 10: a stopping daemon was still reconnecting)', () => {

@@ -193,7 +193,7 @@ export class FileSecretStore implements SecretStore {
   #swept = false;
 
   constructor(stateDir: string) {
-    if (typeof stateDir !== 'string' || stateDir === '') throw badArgument('the state directory must be a non-empty path');
+    if (typeof stateDir !== 'string' || stateDir === '') throw badArgument('the secrets directory must be a non-empty path');
     this.dir = resolve(stateDir);
     this.path = join(this.dir, SECRETS_FILE_NAME);
   }

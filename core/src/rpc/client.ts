@@ -49,6 +49,8 @@ export class RpcClient {
   private buffered = '';
   private nextId = 1;
   private closedBecause: string | undefined;
+  /** An error the daemon sent with id null just before closing (a refused connection, an unreadable line): the reason. */
+  private farewell: RpcError | undefined;
 
   private constructor(private readonly socket: net.Socket) {
     socket.setEncoding('utf8');
@@ -129,7 +131,7 @@ export class RpcClient {
 
   /** Any method with any params, untyped: for tests of the server's handling of what the contract does not allow. */
   callUnchecked(method: string, params?: unknown): Promise<unknown> {
-    if (this.closedBecause !== undefined) return Promise.reject(new TransportError('ISCSI_CONNECTION_CLOSED', this.closedBecause));
+    if (this.closedBecause !== undefined) return Promise.reject(this.farewell ?? new TransportError('ISCSI_CONNECTION_CLOSED', this.closedBecause));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -144,7 +146,7 @@ export class RpcClient {
 
   private failAll(reason: string): void {
     this.closedBecause ??= reason;
-    for (const p of this.pending.values()) p.reject(new TransportError('ISCSI_CONNECTION_CLOSED', reason));
+    for (const p of this.pending.values()) p.reject(this.farewell ?? new TransportError('ISCSI_CONNECTION_CLOSED', reason));
     this.pending.clear();
   }
 
@@ -178,17 +180,26 @@ export class RpcClient {
       for (const listener of this.listeners) listener(notification);
       return;
     }
-    if (typeof m.id !== 'number') return; // id null: an answer to a line the daemon could not read; the socket closes
+    if (m.id === null && m.error !== undefined) {
+      // The daemon refused the connection or could not read a line, and closes: pending calls fail with its reason.
+      this.farewell = rpcError(m.error);
+      return;
+    }
+    if (typeof m.id !== 'number') return;
     const waiting = this.pending.get(m.id);
     if (!waiting) return;
     this.pending.delete(m.id);
     if (m.error !== undefined) {
-      const code = typeof m.error?.code === 'number' ? m.error.code : -32603;
-      waiting.reject(new RpcError(code, typeof m.error?.message === 'string' ? m.error.message : 'error', m.error?.data));
+      waiting.reject(rpcError(m.error));
     } else {
       waiting.resolve(m.result);
     }
   }
+}
+
+function rpcError(error: { code?: unknown; message?: unknown; data?: unknown } | null): RpcError {
+  const code = typeof error?.code === 'number' ? error.code : -32603;
+  return new RpcError(code, typeof error?.message === 'string' ? error.message : 'error', error?.data);
 }
 
 function connectError(path: string, e: NodeJS.ErrnoException): IscsiError {
