@@ -135,6 +135,11 @@ void HbaCore::submit(const ScsiTask& task) {
   }
   tasks_.enqueue(tag);
   pump();
+  TaskEntry& after = tasks_[tag];
+  if (after.state == TaskState::Waiting && after.generation == e.generation && !after.waited) {
+    after.waited = true;  // behind others, or no space, or no daemon: it waits (back-pressure), it does not fail
+    stats_.queued_for_space += 1;
+  }
   flush_notice();
 }
 
