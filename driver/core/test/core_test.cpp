@@ -231,6 +231,10 @@ TEST("daemon gone and back: tasks held, re-issued after the handshake with their
   std::memset(r.regions->control, 0xEE, 64);  // nothing the old daemon scribbled matters... except the header
   r.regions->control->header.magic = ISCSI_HBA_MAGIC;
   CHECK_EQ(r.handshake(), (uint32_t)ISCSI_HBA_OK);
+  CHECK(r.daemon->take().empty());  // nothing for a target this daemon has not re-created yet
+  const uint16_t other = r.create_target("iqn.2003-01.org.example:other,1");
+  CHECK(other != target);
+  CHECK(r.daemon->take().empty());
   bool existed = false;
   CHECK_EQ(r.create_target("iqn.2003-01.org.example:disk,1", &existed), target);
   CHECK(existed);
