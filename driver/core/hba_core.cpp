@@ -330,6 +330,11 @@ void HbaCore::handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_ou
   iscsi_hba_store_release(&control_->cpl.producer.value, 0);
   iscsi_hba_store_release(&control_->cpl.consumer.value, 0);
   cpl_.reset(0);
+  // Timeouts stood still while no daemon was there: the held tasks' clocks start again now.
+  const uint64_t now = platform_.now_ms();
+  for (uint32_t tag = 0; tag < TaskTable::kMax; ++tag) {
+    if (tasks_[tag].state == TaskState::Waiting) tasks_[tag].deadline_ms = now + tasks_[tag].task.timeout_ms;
+  }
   out.features = in.features & ISCSI_HBA_FEATURE_NONE;
   out.attach_epoch = attach_epoch_;
   out.held_tasks = tasks_.waiting();
