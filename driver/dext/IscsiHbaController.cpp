@@ -8,9 +8,11 @@
 #include <DriverKit/IOLib.h>
 #include <DriverKit/IOBufferMemoryDescriptor.h>
 #include <DriverKit/IODispatchQueue.h>
+#include <DriverKit/IOKitKeys.h>
 #include <DriverKit/IOTimerDispatchSource.h>
-#include <DriverKit/OSCollections.h>
-#include <SCSIControllerDriverKit/SCSIControllerDriverKit.h>
+#include <DriverKit/OSDictionary.h>
+#include <DriverKit/OSNumber.h>
+#include <SCSIControllerDriverKit/IOUserSCSIParallelInterfaceController.h>
 
 #include "IscsiHbaController.h"
 #include "IscsiHbaUserClient.h"
@@ -18,7 +20,7 @@
 #include "../include/iscsi_hba_abi.h"
 #include "../core/hba_core.h"
 
-// IOKitKeys.h names; DriverKit's headers may not define them.
+// IOKitKeys.h names (kext side); DriverKit's IOKitKeys.h may not define them.
 #ifndef kIOMaximumByteCountReadKey
 #define kIOMaximumByteCountReadKey "IOMaximumByteCountRead"
 #endif
