@@ -159,7 +159,8 @@ void DextPlatform::respond(OSAction* completion, uint64_t target_id, uint64_t co
   }
 
   if (result.sense != nullptr && result.sense_length > 0) {
-    const uint32_t length = result.sense_length < kMaxSenseBufferSize ? result.sense_length : kMaxSenseBufferSize;
+    const uint32_t room = static_cast<uint32_t>(kMaxSenseBufferSize);
+    const uint32_t length = result.sense_length < room ? result.sense_length : room;
     memcpy(&response.fSenseBuffer, result.sense, length);
     response.fSenseLength = static_cast<decltype(response.fSenseLength)>(length);
   }

@@ -3,6 +3,7 @@
 // com.apple.iokit.IOSCSIParallelFamily "or it is dropped silently", matching on IOResources, the entitlements
 // com.apple.developer.driverkit, …driverkit.family.scsicontroller and …driverkit.userclient-access for the daemon;
 // and the user client's calls are the ABI header's ("one definition … of the user-client calls").
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -264,5 +265,23 @@ describe('the controller honours the facts of issue 11, item 3 (text checks: the
     expect(implBody(read('IscsiHbaUserClient.cpp'), 'IscsiHbaUserClient', 'Stop')).toMatch(/DaemonDetached\(this\)/);
     expect(cpp).toMatch(/ivars->core->daemon_detached\(\)/);
     expect(implBody(cpp, 'IscsiHbaController', 'WatchdogFired')).toMatch(/ivars->core->tick\(now\)/);
+  });
+});
+
+describe('DextPlatform (the core\'s HbaPlatform on DriverKit) compiles against the core\'s API', () => {
+  // hba_core.h: "the dext (driver/dext) and the simulator (driver/sim) are thin adapters that implement HbaPlatform".
+  // DriverKit's few names come from driver/dext/linux-check (stand-ins, NOT the SDK): this catches the glue drifting
+  // from the core (every HbaPlatform virtual is `override`), not a mismatch with Apple's headers.
+  const compiler = ['c++', 'clang++', 'g++'].find((cxx) => spawnSync(cxx, ['--version'], { timeout: 10_000 }).status === 0);
+
+  it.skipIf(compiler === undefined)('g++/clang++ -fsyntax-only -Werror accepts driver/dext/DextPlatform.cpp', () => {
+    const check = path.join(dext, 'linux-check');
+    const result = spawnSync(compiler!, [
+      '-std=c++20', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wconversion', '-Wno-sign-conversion',
+      `-I${check}`, '-iquote', check, path.join(dext, 'DextPlatform.cpp'),
+    ], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.error).toBeUndefined();
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
   });
 });
