@@ -8,6 +8,9 @@ const PACKAGE: Readonly<Record<string, string>> = {
   tgtadm: 'tgt',
   script: 'util-linux',
   setpriv: 'util-linux',
+  gcc: 'gcc',
+  'g++': 'g++',
+  make: 'make',
 };
 
 /** The path of executable `name` on PATH (or in sbin), or undefined. */
