@@ -277,7 +277,7 @@ describe('DextPlatform (the core\'s HbaPlatform on DriverKit) compiles against t
   it.skipIf(compiler === undefined)('g++/clang++ -fsyntax-only -Werror accepts driver/dext/DextPlatform.cpp', () => {
     const check = path.join(dext, 'linux-check');
     const result = spawnSync(compiler!, [
-      '-std=c++20', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wconversion', '-Wno-sign-conversion',
+      '-std=c++20', '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wconversion', '-Wsign-conversion',
       `-I${check}`, '-iquote', check, path.join(dext, 'DextPlatform.cpp'),
     ], { encoding: 'utf8', timeout: 60_000 });
     expect(result.error).toBeUndefined();
