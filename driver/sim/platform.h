@@ -1,0 +1,24 @@
+// The few calls that differ between Linux and macOS: anonymous shared memory and a wake-up descriptor.
+#pragma once
+#include <cstddef>
+
+namespace sim {
+// An anonymous shared-memory descriptor of `size` bytes (memfd_create on Linux, an unlinked POSIX shm object
+// elsewhere); -1 and errno on failure.
+int shm_create(size_t size);
+
+// A descriptor that polls readable after wake(): eventfd on Linux, a pipe elsewhere.
+class WakeFd {
+ public:
+  WakeFd();
+  ~WakeFd();
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  int fd() const { return read_fd_; }
+  void wake();
+  void drain();
+ private:
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+};
+}  // namespace sim
