@@ -12,6 +12,8 @@ const INTEGRATION = [
   'test/test/fault-proxy-tgtd.test.ts',
   'test/test/test-target-conformance.test.ts',
   'test/test/test-target-main.test.ts',
+  // Builds and runs the HBA simulator (driver/sim) with fio and nbdinfo.
+  'test/integration/hba-sim.test.ts',
 ];
 const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts'];
 

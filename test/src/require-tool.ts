@@ -8,6 +8,10 @@ const PACKAGE: Readonly<Record<string, string>> = {
   tgtadm: 'tgt',
   script: 'util-linux',
   setpriv: 'util-linux',
+  fio: 'fio',
+  nbdinfo: 'libnbd-bin',
+  nbdfuse: 'libnbd-bin',
+  make: 'make',
 };
 
 /** The path of executable `name` on PATH (or in sbin), or undefined. */

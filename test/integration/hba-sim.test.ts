@@ -1,0 +1,155 @@
+// The HBA simulator (issue 11 item 4) against the RAM-disk test daemon (driver/sim/test_daemon.cc): the daemon's side
+// of the rings over the simulator's Unix socket, and the SCSI stack's side through the NBD exports, driven by real
+// tools (nbdinfo, fio's nbd engine). Issue 11 "Tests": "the simulator against a minimal in-test daemon side that
+// answers tasks from a RAM disk: the probe sequence, then fio with --verify=crc32c through NBD at depths 1 and 32 and
+// sizes 512 B to 1 MiB; bad input from the daemon side ... is refused with an error and a log line, and never crashes
+// the HBA or completes the wrong task."
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../src/require-tool.js';
+
+const run = promisify(execFile);
+const driver = path.resolve(import.meta.dirname, '../../driver');
+const bin = path.join(driver, 'build/sim');
+const ready = requireTool('make', 'fio', 'nbdinfo');
+
+/** A child whose output lines are kept, with a bounded wait for the first line matching a pattern. */
+class Proc {
+  readonly lines: string[] = [];
+  private waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    for (const stream of [child.stdout, child.stderr]) {
+      let rest = '';
+      stream?.on('data', (d: Buffer) => {
+        const parts = (rest + d.toString()).split('\n');
+        rest = parts.pop() ?? '';
+        for (const line of parts) this.push(line);
+      });
+    }
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+  private push(line: string): void {
+    this.lines.push(line);
+    this.waiters = this.waiters.filter((w) => (w.re.test(line) ? (w.resolve(line), false) : true));
+  }
+  waitFor(re: RegExp, ms = 20_000): Promise<string> {
+    const seen = this.lines.find((l) => re.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms; saw:\n${this.lines.join('\n')}`)), ms);
+      this.waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+  }
+}
+
+let dir: string;
+let sim: Proc;
+let daemon: Proc;
+const uri = (lun: number): string => `nbd+unix:///?socket=${dir}/t0-lun${lun}.sock`;
+
+beforeAll(async () => {
+  if (!ready) return;
+  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
+  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  dir = mkdtempSync(path.join(os.tmpdir(), 'hba-sim-'));
+  sim = new Proc(spawn(path.join(bin, 'iscsi-hba-sim'), ['--socket', `${dir}/hba.sock`, '--nbd-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  await sim.waitFor(/listening on/);
+}, 200_000);
+
+afterAll(async () => {
+  for (const p of [daemon, sim]) {
+    if (p !== undefined && p.child.exitCode === null) {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  }
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
+  it('refuses a daemon of another ABI version with an error and a log line, and stays up for the next', async () => {
+    // Issue 11 item 1: "version handshake (a mismatched peer is refused with a clear error)".
+    const wrong = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--abi-version', '9'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    expect(await wrong.exited).toBe(3);
+    expect(wrong.lines).toContain('daemon: HELLO refused with status 1');
+    expect(await sim.waitFor(/refused HELLO/)).toMatch(/ABI version 9, this HBA speaks 1/);
+    expect(sim.child.exitCode).toBeNull();
+  });
+
+  it('probes each LUN in the SCSI family order, then serves it over NBD', async () => {
+    daemon = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--luns', '2', '--mib', '64', '--bad', 'unknown-tag,bad-length,twice'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    await daemon.waitFor(/target 0 ready, 2 lun\(s\)/);
+    const cdbs = daemon.lines.filter((l) => l.startsWith('daemon: cdb ')).map((l) => l.slice('daemon: cdb '.length));
+    // Issue 11 item 4: REPORT LUNS, INQUIRY with VPD pages 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2, READ CAPACITY (16),
+    // MODE SENSE, TEST UNIT READY.
+    const perLun = (n: number): string[] => ['12', '12/00', '12/80', '12/83', '12/b0', '12/b1', '12/b2', '9e', '1a', '00'].map((c) => `${c} lun ${n}`);
+    expect(cdbs).toEqual(['a0 lun 0', ...perLun(0), ...perLun(1)]);
+    await sim.waitFor(/nbd: target 0 lun 1 size 67108864/);
+  });
+
+  it('nbdinfo sees the LUN: its size, 512-byte blocks, a 1 MiB maximum transfer, flush and trim', async () => {
+    const { stdout } = await run('nbdinfo', ['--json', uri(0)], { timeout: 20_000 });
+    const info = JSON.parse(stdout) as { exports: Array<Record<string, unknown>> };
+    expect(info.exports[0]).toMatchObject({
+      'export-size': 64 * 1024 * 1024,
+      block_size_minimum: 512,
+      block_size_maximum: 1024 * 1024,
+      can_flush: true,
+      can_trim: true,
+      is_read_only: false,
+    });
+  });
+
+  it.each([1, 32])('fio --verify=crc32c at depth %i, 512 B to 1 MiB, every I/O across the rings', async (depth) => {
+    const { stdout } = await run('fio', [
+      `--name=d${depth}`, '--ioengine=nbd', `--uri=${uri(depth === 1 ? 0 : 1)}`, '--rw=randwrite', '--bsrange=512-1m',
+      `--iodepth=${depth}`, '--size=24m', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--fsync_on_close=1',
+      '--output-format=json',
+    ], { timeout: 120_000, maxBuffer: 16 << 20 });
+    const job = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: Array<{ error: number; write: { io_bytes: number }; read: { io_bytes: number } }> }).jobs[0];
+    expect(job?.error).toBe(0);
+    expect(job?.write.io_bytes).toBe(24 << 20);
+    expect(job?.read.io_bytes).toBe(24 << 20); // the verify pass read everything back
+    // NBD_CMD_FLUSH became SYNCHRONIZE CACHE (16) at the daemon.
+    await daemon.waitFor(/cdb 91 lun/);
+  }, 150_000);
+
+  it('a trim becomes UNMAP', async () => {
+    const { stdout } = await run('fio', ['--name=trim', '--ioengine=nbd', `--uri=${uri(0)}`, '--rw=randtrim', '--bs=64k', '--size=4m', '--output-format=json'], { timeout: 60_000 });
+    expect((JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: Array<{ error: number }> }).jobs[0]?.error).toBe(0);
+    await daemon.waitFor(/cdb 42 lun 0/);
+  }, 90_000);
+
+  it('refused the bad completions the daemon sent, each with a log line, and completed no task wrongly', () => {
+    // The fio runs above verified every byte, so no task took a forged, stale or duplicated completion's status;
+    // here: each kind was seen and refused, and the HBA is still up.
+    expect(daemon.lines).toContain('daemon: injected completions for unknown tags');
+    expect(daemon.lines).toContain('daemon: injected completions with impossible lengths');
+    expect(daemon.lines).toContain('daemon: injected a second completion');
+    const refused = sim.lines.filter((l) => l.includes('refused completion'));
+    expect(refused.some((l) => /tag 0x[0-9a-f]+ names no task in flight/.test(l))).toBe(true);
+    expect(refused.some((l) => /underflow residual \d+ exceeds the transfer length/.test(l))).toBe(true);
+    expect(refused.some((l) => /sense length 253 exceeds 252/.test(l))).toBe(true);
+    expect(refused.some((l) => /residual flags 3/.test(l))).toBe(true);
+    expect(sim.child.exitCode).toBeNull();
+    expect(daemon.child.exitCode).toBeNull();
+  });
+
+  it('a daemon that goes away fails what is in flight; one that comes back gets its target again', async () => {
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    await sim.waitFor(/daemon disconnected/);
+    await expect(run('fio', ['--name=gone', '--ioengine=nbd', `--uri=${uri(0)}`, '--rw=read', '--bs=4k', '--size=64k', '--output-format=json'], { timeout: 30_000 }))
+      .rejects.toMatchObject({ stdout: expect.stringMatching(/"error" : 5/) });
+    daemon = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--luns', '2', '--mib', '64'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    await daemon.waitFor(/target 0 ready, 2 lun\(s\)/);
+    await sim.waitFor(/target 0 reattached/);
+    const { stdout } = await run('nbdinfo', ['--size', uri(0)], { timeout: 20_000 });
+    expect(stdout.trim()).toBe(String(64 * 1024 * 1024));
+  }, 60_000);
+});
