@@ -1,6 +1,7 @@
-// The seam where driver/core plugs in: tags, pool slots, the command producer and the completion consumer over the
-// shared region. Until the core's API lands on h11-core this is a minimal stand-in with the same duties; the probe and
-// the NBD server only see submit()/drain()/fail_all().
+// The seam where driver/core plugs in: tags and generations, the pool, the command producer, the completion consumer
+// and the notices, over the regions of driver/include/iscsi_hba_abi.h. A stand-in with the same duties as HbaCore
+// (driver/core/hba_core.h) until its bodies land: the probe and the NBD server only see submit(), and main only
+// handshake()/drain()/arm()/detach(), so swapping in HbaCore changes this file pair and nothing else.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -9,7 +10,7 @@
 #include <mutex>
 #include <string>
 
-#include "sim_abi.h"
+#include "../core/pool_allocator.h"
 #include "wire.h"
 
 namespace sim {
@@ -18,62 +19,63 @@ enum TaskError : int { kTaskOk = 0, kTaskDaemonGone = 1, kTaskBadRequest = 2 };
 
 struct TaskResult {
   int error = kTaskOk;  // kTaskOk: the fields below are the daemon's answer
+  uint8_t response = ISCSI_HBA_RESPONSE_COMPLETE;
   uint8_t status = 0;
-  uint8_t response = 0;
-  uint8_t resid_flags = 0;
+  uint8_t flags = 0;
   uint32_t residual = 0;
-  uint8_t sense_len = 0;
-  uint8_t sense[kSenseMax]{};
-  const uint8_t* data = nullptr;  // kDirIn: the pool slot, valid only during the callback
+  uint16_t sense_len = 0;
+  uint8_t sense[ISCSI_HBA_SENSE_MAX]{};
+  const uint8_t* data = nullptr;  // a read's data in the pool, valid only during the callback
   uint32_t data_len = 0;
 };
 
 struct Task {
   uint16_t target = 0;
-  uint64_t lun = 0;
-  uint8_t cdb[16]{};
+  uint64_t lun = 0;  // the LUN number (0..ISCSI_HBA_MAX_LUNS-1), as in the command descriptor
+  uint8_t cdb[ISCSI_HBA_CDB_INLINE]{};
   uint8_t cdb_len = 0;
-  Dir dir = kDirNone;
+  uint8_t dir = ISCSI_HBA_DIR_NONE;
   uint32_t xfer_len = 0;
-  const void* out = nullptr;  // kDirOut: copied into the pool before the descriptor is published
+  const void* out = nullptr;  // a write's data: copied into the pool before the descriptor is published
   std::function<void(const TaskResult&)> done;
 };
 
 class Hba {
  public:
-  explicit Hba(uint8_t* region);
-  void attach(std::shared_ptr<Channel> daemon);  // a daemon finished its handshake and mapped the region
-  void detach();                 // the daemon went away: every task in flight fails (kTaskDaemonGone)
-  // Queues a task; blocks while the pool or the ring is full (back-pressure, not failure).
+  Hba(iscsi_hba_control* control, uint8_t* pool);
+  // ISCSI_HBA_SEL_HANDSHAKE: a major version other than ours is refused; on success the rings restart empty.
+  void handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_out& out, std::shared_ptr<Channel> daemon);
+  // ISCSI_HBA_SEL_ARM_NOTICES: answered now if notices are pending, else when the next one comes.
+  void arm();
+  // The daemon went away: every task in flight fails (kTaskDaemonGone).
+  void detach();
+  // Queues a task; blocks while tags or pool space are all taken (back-pressure, not failure).
   void submit(Task task);
-  // Consumes every posted completion, refusing (with a log line) any that names no task in flight or carries
-  // impossible lengths. Returns the number refused.
+  // ISCSI_HBA_SEL_COMPLETION_DOORBELL: consumes every posted completion, refusing with a log line (and its
+  // iscsi_hba_error code) any that names no task in flight or carries impossible lengths. Returns how many it refused.
   unsigned drain();
-  uint64_t refused() const;
 
  private:
   struct Slot {
     bool in_use = false;
-    uint32_t tag = 0;
-    int pool_slot = -1;
+    bool completing = false;  // its callback is running; the tag and pool run are free after it
+    uint32_t first_slot = 0, slots = 0;
     Task task;
   };
-  uint8_t* region_;
-  RingIndices* cmd_idx_;
-  RingIndices* cpl_idx_;
-  CmdDesc* cmd_ring_;
-  CplDesc* cpl_ring_;
-  uint8_t* sense_;
+  void notify_locked(uint32_t kinds);
+  iscsi_hba_control* control_;
   uint8_t* pool_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable room_;
   std::shared_ptr<Channel> daemon_;
-  Slot tags_[kRingEntries];
-  bool pool_used_[kSlots]{};
-  uint32_t generation_ = 1;
-  uint64_t refused_ = 0;
-  int free_pool_slot_locked() const;
-  int free_tag_locked() const;
+  bool armed_ = false;
+  uint32_t pending_notices_ = 0;
+  uint32_t epoch_ = 0;
+  bool ring_broken_ = false;
+  Slot tags_[ISCSI_HBA_MAX_TASKS];
+  uint32_t generation_[ISCSI_HBA_MAX_TASKS]{};
+  uint32_t completed_generation_[ISCSI_HBA_MAX_TASKS]{};  // to tell a duplicate from a stale completion
+  iscsi_hba::PoolAllocator pool_alloc_;
 };
 
 void log_line(const std::string& line);

@@ -1,5 +1,6 @@
-// iscsi-hba-sim: the HBA simulator. Plays the kernel's side of the user client (the region as a memfd over a Unix
-// socket, the calls as messages on it) and the SCSI stack's side (probe, then one NBD export per LUN).
+// iscsi-hba-sim: the HBA simulator. Plays the kernel's side of the user client (the two regions as memfds over a Unix
+// socket, the calls of driver/include/iscsi_hba_abi.h as messages on it; see sim_wire.h) and the SCSI stack's side
+// (at target creation the probe, then one NBD export per LUN).
 //   iscsi-hba-sim --socket <control.sock> --nbd-dir <dir>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -10,7 +11,6 @@
 #include <csignal>
 #include <cstring>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,147 +27,198 @@ using namespace sim;
 
 namespace {
 
+// Targets by the daemon's stable key: the same key gets the same ID back for as long as the simulator runs.
 struct Targets {
   std::mutex mu;
-  std::map<uint16_t, std::vector<std::unique_ptr<NbdExport>>> exports;
+  std::map<std::string, uint16_t> ids;
+  std::map<uint16_t, std::vector<std::unique_ptr<NbdExport>>> exports;  // present while the target lives
 };
 
 std::string selector_name(uint16_t s) {
   switch (s) {
-    case kHello: return "HELLO";
-    case kMapRegions: return "MAP_REGIONS";
-    case kHbaInfo: return "HBA_INFO";
-    case kCreateTarget: return "CREATE_TARGET";
-    case kDestroyTarget: return "DESTROY_TARGET";
-    case kDoorbell: return "DOORBELL";
+    case ISCSI_HBA_SEL_HANDSHAKE: return "HANDSHAKE";
+    case ISCSI_HBA_SEL_MAP_REGION: return "MAP_REGION";
+    case ISCSI_HBA_SEL_HBA_INFO: return "HBA_INFO";
+    case ISCSI_HBA_SEL_CREATE_TARGET: return "CREATE_TARGET";
+    case ISCSI_HBA_SEL_DESTROY_TARGET: return "DESTROY_TARGET";
+    case ISCSI_HBA_SEL_COMPLETION_DOORBELL: return "COMPLETION_DOORBELL";
+    case ISCSI_HBA_SEL_ARM_NOTICES: return "ARM_NOTICES";
     default: return "selector " + std::to_string(s);
   }
 }
 
-void serve_daemon(int sock, int shm_fd, Hba& hba, Targets& targets, const std::string& nbd_dir) {
+std::string error_name(uint32_t e) {
+  static const char* names[] = {"OK", "VERSION_MISMATCH", "BAD_MAGIC", "BAD_ARGUMENT", "NOT_ATTACHED", "ALREADY_ATTACHED",
+                                "NO_TARGET_SLOTS", "UNKNOWN_TARGET", "UNKNOWN_TAG", "STALE_GENERATION",
+                                "DUPLICATE_COMPLETION", "BAD_LENGTH", "BAD_DESCRIPTOR", "RING_CORRUPT",
+                                "UNKNOWN_SELECTOR", "BUSY"};
+  return e < sizeof names / sizeof names[0] ? std::string("ISCSI_HBA_E_") + names[e] : std::to_string(e);
+}
+
+void probe_and_export(Hba& hba, Targets& targets, const std::string& nbd_dir, uint16_t target) {
+  auto luns = probe_target(hba, target);
+  std::vector<std::unique_ptr<NbdExport>> made;
+  for (auto& lun : luns) {
+    std::string path = nbd_dir + "/t" + std::to_string(target) + "-lun" + std::to_string(lun.lun) + ".sock";
+    auto e = std::make_unique<NbdExport>(hba, target, lun, path);
+    std::string error;
+    if (!e->start(error)) {
+      log_line("nbd: " + error);
+      continue;
+    }
+    log_line("nbd: target " + std::to_string(target) + " lun " + std::to_string(lun.lun) + " size " +
+             std::to_string(e->size()) + " at " + path);
+    made.push_back(std::move(e));
+  }
+  size_t n = made.size();
+  {
+    std::lock_guard lock(targets.mu);
+    targets.exports[target] = std::move(made);
+  }
+  log_line("target " + std::to_string(target) + " ready with " + std::to_string(n) + " lun(s)");
+}
+
+void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const std::string& nbd_dir) {
   auto ch = std::make_shared<Channel>(sock);
   Message m;
   std::string err;
-  bool hello = false, mapped = false;
-  std::set<uint16_t> mine;  // targets this daemon created or reattached
+  bool attached = false;
   auto reply = [&](int32_t status, const void* p = nullptr, uint32_t len = 0, int fd = -1) {
     ch->send(m.header.selector, kReply, status, p, len, fd);
   };
-  auto refuse = [&](int32_t status, const std::string& why) {
-    log_line("refused " + selector_name(m.header.selector) + ": " + why);
-    reply(status);
+  auto refused = [&](uint32_t code, const std::string& why) {
+    log_line("refused " + selector_name(m.header.selector) + " (" + error_name(code) + "): " + why);
+  };
+  // Each call's in struct must be there whole (the user client checks struct sizes the same way).
+  auto args = [&](void* in, size_t size) {
+    if (m.header.length < size) return false;
+    memcpy(in, m.payload, size);
+    return true;
   };
   while (recv_message(sock, m, err)) {
     if (m.fd >= 0) {  // the daemon has no descriptor to give the HBA
       close(m.fd);
       m.fd = -1;
     }
-    if (m.header.flags != 0) {
-      refuse(kErrInvalid, "flags " + std::to_string(m.header.flags) + " on a call");
-      continue;
-    }
     uint16_t sel = m.header.selector;
-    if (sel == kHello) {
-      uint32_t version = 0;
-      if (m.header.length >= 4) memcpy(&version, m.payload, 4);
-      if (m.header.length < 8 || version != kAbiVersion) {
-        refuse(kErrVersion, "daemon speaks ABI version " + std::to_string(version) + ", this HBA speaks " +
-                                std::to_string(kAbiVersion) + "; closing");
-        break;
+    if (m.header.flags != 0) {
+      refused(ISCSI_HBA_E_BAD_ARGUMENT, "flags on a call");
+      reply(ISCSI_HBA_E_BAD_ARGUMENT);
+    } else if (sel == ISCSI_HBA_SEL_HANDSHAKE) {
+      iscsi_hba_handshake_in in{};
+      iscsi_hba_handshake_out out{};
+      if (!args(&in, sizeof in)) {
+        out.error = ISCSI_HBA_E_BAD_ARGUMENT;
+        out.abi_version = ISCSI_HBA_ABI_VERSION;
+      } else if (attached) {
+        out.error = ISCSI_HBA_E_ALREADY_ATTACHED;
+        out.abi_version = ISCSI_HBA_ABI_VERSION;
+      } else {
+        hba.handshake(in, out, ch);
       }
-      uint32_t r[2] = {kAbiVersion, 0};
-      hello = true;
-      reply(kOk, r, sizeof r);
-    } else if (!hello) {
-      refuse(kErrState, "before HELLO");
-    } else if (sel == kMapRegions) {
-      uint64_t size = kRegionSize;
-      hba.attach(ch);
-      mapped = true;
-      reply(kOk, &size, sizeof size, shm_fd);
-    } else if (sel == kHbaInfo) {
-      HbaInfo info{kSlotSize, kRingEntries, kSlotSize, kMaxTargets};
-      reply(kOk, &info, sizeof info);
-    } else if (sel == kDoorbell) {
-      if (mapped) hba.drain();
-    } else if (sel == kCreateTarget || sel == kDestroyTarget) {
-      uint32_t target = UINT32_MAX;
-      if (m.header.length >= 4) memcpy(&target, m.payload, 4);
-      if (!mapped) {
-        refuse(kErrState, "before MAP_REGIONS");
+      if (out.error != ISCSI_HBA_OK) {
+        char v[64];
+        snprintf(v, sizeof v, "daemon ABI %u.%u, this HBA %u.%u", in.abi_version >> 16, in.abi_version & 0xffff,
+                 ISCSI_HBA_ABI_MAJOR, ISCSI_HBA_ABI_MINOR);
+        refused(out.error, v);
+      }
+      reply(int32_t(out.error), &out, sizeof out);
+      if (out.error == ISCSI_HBA_OK) {
+        attached = true;
+        log_line("daemon attached (epoch " + std::to_string(out.attach_epoch) + ")");
+      }
+    } else if (sel == ISCSI_HBA_SEL_MAP_REGION) {
+      iscsi_hba_map_region_in in{};
+      iscsi_hba_map_region_out out{};
+      if (!args(&in, sizeof in) || in.region > ISCSI_HBA_REGION_POOL) {
+        out.error = ISCSI_HBA_E_BAD_ARGUMENT;
+        refused(out.error, "unknown region");
+        reply(int32_t(out.error), &out, sizeof out);
+      } else {
+        out.size = in.region == ISCSI_HBA_REGION_CONTROL ? ISCSI_HBA_CONTROL_SIZE : ISCSI_HBA_POOL_SIZE;
+        reply(ISCSI_HBA_OK, &out, sizeof out, shm[in.region]);
+      }
+    } else if (sel == ISCSI_HBA_SEL_HBA_INFO) {
+      iscsi_hba_info info{};
+      info.abi_version = ISCSI_HBA_ABI_VERSION;
+      info.max_transfer = ISCSI_HBA_MAX_TRANSFER;
+      info.max_targets = ISCSI_HBA_MAX_TARGETS;
+      info.max_luns = ISCSI_HBA_MAX_LUNS;
+      info.queue_depth = ISCSI_HBA_MAX_TASKS;
+      info.ring_entries = ISCSI_HBA_RING_ENTRIES;
+      info.pool_slot_size = ISCSI_HBA_POOL_SLOT_SIZE;
+      info.pool_size = ISCSI_HBA_POOL_SIZE;
+      info.hold_ms = 0;  // this stand-in fails tasks at once when the daemon goes (HbaCore will hold them)
+      reply(ISCSI_HBA_OK, &info, sizeof info);
+    } else if (!attached) {
+      refused(ISCSI_HBA_E_NOT_ATTACHED, "before a successful HANDSHAKE");
+      reply(ISCSI_HBA_E_NOT_ATTACHED);
+    } else if (sel == ISCSI_HBA_SEL_COMPLETION_DOORBELL) {
+      hba.drain();
+    } else if (sel == ISCSI_HBA_SEL_ARM_NOTICES) {
+      hba.arm();
+    } else if (sel == ISCSI_HBA_SEL_CREATE_TARGET) {
+      iscsi_hba_create_target_in in{};
+      iscsi_hba_create_target_out out{};
+      if (!args(&in, sizeof in) || in.key[0] == 0 || in.key[ISCSI_HBA_TARGET_KEY_SIZE - 1] != 0) {
+        out.error = ISCSI_HBA_E_BAD_ARGUMENT;
+        refused(out.error, "the key must be 1..223 bytes, NUL-padded");
+        reply(int32_t(out.error), &out, sizeof out);
         continue;
       }
-      if (target >= kMaxTargets) {
-        refuse(kErrInvalid, "target " + std::to_string(target) + " out of range");
-        continue;
-      }
+      std::string key(reinterpret_cast<const char*>(in.key));
       std::unique_lock lock(targets.mu);
-      bool exists = targets.exports.count(uint16_t(target)) != 0;
-      if (sel == kDestroyTarget) {
-        if (!exists) {
-          lock.unlock();
-          refuse(kErrInvalid, "target " + std::to_string(target) + " does not exist");
-          continue;
-        }
-        auto gone = std::move(targets.exports[uint16_t(target)]);
-        targets.exports.erase(uint16_t(target));
-        mine.erase(uint16_t(target));
+      auto known = targets.ids.find(key);
+      if (known == targets.ids.end() && targets.ids.size() >= ISCSI_HBA_MAX_TARGETS) {
         lock.unlock();
-        gone.clear();
-        log_line("target " + std::to_string(target) + " destroyed");
-        reply(kOk);
+        out.error = ISCSI_HBA_E_NO_TARGET_SLOTS;
+        refused(out.error, "all target IDs are taken");
+        reply(int32_t(out.error), &out, sizeof out);
         continue;
       }
-      if (exists && mine.count(uint16_t(target))) {
-        lock.unlock();
-        refuse(kErrBusy, "target " + std::to_string(target) + " exists");
-        continue;
-      }
-      mine.insert(uint16_t(target));
-      if (exists) {
-        // A daemon that comes back keeps its target IDs: the exports stay, only the rings' peer changed.
-        uint32_t ready[2] = {target, uint32_t(targets.exports[uint16_t(target)].size())};
-        lock.unlock();
-        reply(kOk);
-        log_line("target " + std::to_string(target) + " reattached");
-        ch->send(kNoticeTargetReady, 0, kOk, ready, sizeof ready);
-        continue;
-      }
-      targets.exports[uint16_t(target)];  // reserved while the probe runs
+      out.existed = known != targets.ids.end();
+      out.target_id = out.existed ? known->second : uint16_t(targets.ids.size());
+      targets.ids[key] = uint16_t(out.target_id);
+      bool live = targets.exports.count(uint16_t(out.target_id)) != 0;
+      if (!live) targets.exports[uint16_t(out.target_id)];  // reserved while the probe runs
       lock.unlock();
-      reply(kOk);
-      // The probe waits for the daemon's answers, which arrive on this thread: run it on its own (as the dext must
+      reply(ISCSI_HBA_OK, &out, sizeof out);
+      if (live) {
+        // A daemon that comes back keeps its target: the SCSI stack keeps its disk, only the rings' peer changed.
+        log_line("target " + std::to_string(out.target_id) + " reattached (key " + key + ")");
+        continue;
+      }
+      // The probe waits for the daemon's answers, which arrive on this thread: it runs on its own (as the dext must
       // call UserCreateTargetForID on its own queue).
-      std::thread([&hba, &targets, ch, nbd_dir, target] {
-        auto luns = probe_target(hba, uint16_t(target));
-        std::vector<std::unique_ptr<NbdExport>> made;
-        for (auto& lun : luns) {
-          uint16_t index = uint16_t((lun.lun >> 48 & 0xff) | (lun.lun >> 56 & 0x3f) << 8);
-          std::string path = nbd_dir + "/t" + std::to_string(target) + "-lun" + std::to_string(index) + ".sock";
-          auto e = std::make_unique<NbdExport>(hba, uint16_t(target), lun, path);
-          std::string error;
-          if (!e->start(error)) {
-            log_line("nbd: " + error);
-            continue;
-          }
-          log_line("nbd: target " + std::to_string(target) + " lun " + std::to_string(index) + " size " +
-                   std::to_string(e->size()) + " at " + path);
-          made.push_back(std::move(e));
+      std::thread(probe_and_export, std::ref(hba), std::ref(targets), nbd_dir, uint16_t(out.target_id)).detach();
+    } else if (sel == ISCSI_HBA_SEL_DESTROY_TARGET) {
+      iscsi_hba_destroy_target_in in{};
+      std::vector<std::unique_ptr<NbdExport>> gone;
+      bool found = false;
+      if (args(&in, sizeof in) && in.target_id < ISCSI_HBA_MAX_TARGETS) {
+        std::lock_guard lock(targets.mu);
+        auto it = targets.exports.find(uint16_t(in.target_id));
+        if (it != targets.exports.end()) {
+          found = true;
+          gone = std::move(it->second);
+          targets.exports.erase(it);
         }
-        uint32_t ready[2] = {target, uint32_t(made.size())};
-        {
-          std::lock_guard lock(targets.mu);
-          targets.exports[uint16_t(target)] = std::move(made);
-        }
-        log_line("target " + std::to_string(target) + " ready with " + std::to_string(ready[1]) + " lun(s)");
-        ch->send(kNoticeTargetReady, 0, kOk, ready, sizeof ready);
-      }).detach();
+      }
+      if (!found) {
+        refused(ISCSI_HBA_E_UNKNOWN_TARGET, "target " + std::to_string(in.target_id));
+        reply(ISCSI_HBA_E_UNKNOWN_TARGET);
+        continue;
+      }
+      gone.clear();
+      log_line("target " + std::to_string(in.target_id) + " destroyed");
+      reply(ISCSI_HBA_OK);
     } else {
-      refuse(kErrInvalid, "unknown call");
+      refused(ISCSI_HBA_E_UNKNOWN_SELECTOR, "no such call");
+      reply(ISCSI_HBA_E_UNKNOWN_SELECTOR);
     }
   }
   if (!err.empty()) log_line("daemon connection: " + err + "; closing");
-  if (mapped) hba.detach();
+  if (attached) hba.detach();
   log_line("daemon disconnected");
 }
 
@@ -185,17 +236,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  int shm = shm_create(kRegionSize);
-  if (shm < 0) {
+  int shm[2] = {shm_create(ISCSI_HBA_CONTROL_SIZE), shm_create(ISCSI_HBA_POOL_SIZE)};
+  if (shm[0] < 0 || shm[1] < 0) {
     log_line(std::string("shared memory: ") + strerror(errno));
     return 1;
   }
-  void* region = mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE, MAP_SHARED, shm, 0);
-  if (region == MAP_FAILED) {
+  void* ctl = mmap(nullptr, ISCSI_HBA_CONTROL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shm[0], 0);
+  void* pool = mmap(nullptr, ISCSI_HBA_POOL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shm[1], 0);
+  if (ctl == MAP_FAILED || pool == MAP_FAILED) {
     log_line(std::string("mmap: ") + strerror(errno));
     return 1;
   }
-  Hba hba(static_cast<uint8_t*>(region));
+  Hba hba(static_cast<iscsi_hba_control*>(ctl), static_cast<uint8_t*>(pool));
   Targets targets;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -205,12 +257,13 @@ int main(int argc, char** argv) {
   }
   memcpy(addr.sun_path, control.c_str(), control.size() + 1);
   unlink(control.c_str());
-  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
   if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(lfd, 4) != 0) {
     log_line(control + ": " + strerror(errno));
     return 1;
   }
-  log_line("listening on " + control + " (ABI version " + std::to_string(kAbiVersion) + ")");
+  log_line("listening on " + control + " (ABI " + std::to_string(ISCSI_HBA_ABI_MAJOR) + "." +
+           std::to_string(ISCSI_HBA_ABI_MINOR) + ")");
   // One daemon at a time, as the dext has one user client; a refused or departed daemon makes room for the next.
   for (;;) {
     int s = accept(lfd, nullptr, nullptr);

@@ -1,4 +1,5 @@
 #include "nbd_server.h"
+#include "platform.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -93,7 +94,7 @@ bool option_reply(int fd, uint32_t option, uint32_t type, const uint8_t* data = 
 
 // SCSI status -> NBD error (proto.md "Error values"): DATA PROTECT -> EPERM, ILLEGAL REQUEST -> EINVAL.
 uint32_t nbd_error(const TaskResult& r) {
-  if (r.error != kTaskOk || r.response != 0) return kEio;
+  if (r.error != kTaskOk || r.response != ISCSI_HBA_RESPONSE_COMPLETE) return kEio;
   if (r.status == 0) return 0;
   if (r.status == 0x02 && r.sense_len >= 3) {
     uint8_t key = (r.sense[0] & 0x7f) >= 0x72 ? r.sense[1] & 0x0f : r.sense[2] & 0x0f;  // SPC-4 4.5.2 / 4.5.3
@@ -247,7 +248,7 @@ void NbdExport::accept_loop() {
           put64(t.cdb + 2, lba);
           put32(t.cdb + 10, blocks);
           t.cdb_len = 16;
-          t.dir = type == kCmdRead ? kDirIn : kDirOut;
+          t.dir = type == kCmdRead ? ISCSI_HBA_DIR_READ : ISCSI_HBA_DIR_WRITE;
           t.xfer_len = length;
           t.out = payload.data();
         } else if (type == kCmdFlush) {
@@ -273,7 +274,7 @@ void NbdExport::accept_loop() {
           t.cdb[0] = 0x42;
           put16(t.cdb + 7, 24);
           t.cdb_len = 10;
-          t.dir = kDirOut;
+          t.dir = ISCSI_HBA_DIR_WRITE;
           t.xfer_len = 24;
           t.out = payload.data();
         } else {

@@ -27,7 +27,7 @@ struct SyncResult {
   TaskResult result;
   std::vector<uint8_t> data;
 };
-SyncResult run_sync(Hba& hba, uint16_t target, uint64_t lun, const uint8_t* cdb, uint8_t cdb_len, Dir dir,
+SyncResult run_sync(Hba& hba, uint16_t target, uint64_t lun, const uint8_t* cdb, uint8_t cdb_len, uint8_t dir,
                     uint32_t xfer_len, const void* out = nullptr);
 
 }  // namespace sim

@@ -1,6 +1,8 @@
 #include "wire.h"
 
 #include <sys/socket.h>
+
+#include "platform.h"
 #include <sys/uio.h>
 #include <unistd.h>
 

@@ -4,7 +4,7 @@
 #include <mutex>
 #include <string>
 
-#include "sim_abi.h"
+#include "sim_wire.h"
 
 namespace sim {
 

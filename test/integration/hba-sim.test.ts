@@ -73,17 +73,20 @@ afterAll(async () => {
 
 describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
   it('refuses a daemon of another ABI version with an error and a log line, and stays up for the next', async () => {
-    // Issue 11 item 1: "version handshake (a mismatched peer is refused with a clear error)".
-    const wrong = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--abi-version', '9'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    // Issue 11 item 1: "version handshake (a mismatched peer is refused with a clear error)"; iscsi_hba_abi.h: another
+    // major is refused with ISCSI_HBA_E_VERSION_MISMATCH (1), the driver's version always in the answer.
+    const wrong = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--abi-major', '9'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     expect(await wrong.exited).toBe(3);
-    expect(wrong.lines).toContain('daemon: HELLO refused with status 1');
-    expect(await sim.waitFor(/refused HELLO/)).toMatch(/ABI version 9, this HBA speaks 1/);
+    expect(wrong.lines).toContain('daemon: HANDSHAKE refused: error 1, HBA ABI 1.0');
+    expect(await sim.waitFor(/refused HANDSHAKE/)).toMatch(/ISCSI_HBA_E_VERSION_MISMATCH\): daemon ABI 9\.0, this HBA 1\.0/);
     expect(sim.child.exitCode).toBeNull();
   });
 
   it('probes each LUN in the SCSI family order, then serves it over NBD', async () => {
     daemon = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--luns', '2', '--mib', '64', '--bad', 'unknown-tag,bad-length,twice'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    await daemon.waitFor(/target 0 ready, 2 lun\(s\)/);
+    await sim.waitFor(/target 0 ready with 2 lun\(s\)/);
+    await daemon.waitFor(/cdb 00 lun 1/);
+    expect(daemon.lines).toContain('daemon: target 0 (new)');
     const cdbs = daemon.lines.filter((l) => l.startsWith('daemon: cdb ')).map((l) => l.slice('daemon: cdb '.length));
     // Issue 11 item 4: REPORT LUNS, INQUIRY with VPD pages 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2, READ CAPACITY (16),
     // MODE SENSE, TEST UNIT READY.
@@ -131,11 +134,16 @@ describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
     expect(daemon.lines).toContain('daemon: injected completions for unknown tags');
     expect(daemon.lines).toContain('daemon: injected completions with impossible lengths');
     expect(daemon.lines).toContain('daemon: injected a second completion');
+    // Each refusal is logged with its iscsi_hba_error code (iscsi_hba_abi.h: "also the code of every log line the core
+    // writes about a bad descriptor"); 3 injections of each kind.
     const refused = sim.lines.filter((l) => l.includes('refused completion'));
-    expect(refused.some((l) => /tag 0x[0-9a-f]+ names no task in flight/.test(l))).toBe(true);
-    expect(refused.some((l) => /underflow residual \d+ exceeds the transfer length/.test(l))).toBe(true);
-    expect(refused.some((l) => /sense length 253 exceeds 252/.test(l))).toBe(true);
-    expect(refused.some((l) => /residual flags 3/.test(l))).toBe(true);
+    const count = (code: string): number => refused.filter((l) => l.includes(`(${code})`)).length;
+    expect(count('ISCSI_HBA_E_UNKNOWN_TAG')).toBe(3);
+    expect(count('ISCSI_HBA_E_STALE_GENERATION')).toBe(3);
+    expect(count('ISCSI_HBA_E_BAD_LENGTH')).toBe(9); // residual > transfer, sense 253 bytes, data beyond the transfer
+    expect(count('ISCSI_HBA_E_BAD_DESCRIPTOR')).toBe(3); // overflow and underflow at once
+    expect(count('ISCSI_HBA_E_DUPLICATE_COMPLETION')).toBe(3);
+    expect(refused).toHaveLength(21);
     expect(sim.child.exitCode).toBeNull();
     expect(daemon.child.exitCode).toBeNull();
   });
@@ -147,8 +155,8 @@ describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
     await expect(run('fio', ['--name=gone', '--ioengine=nbd', `--uri=${uri(0)}`, '--rw=read', '--bs=4k', '--size=64k', '--output-format=json'], { timeout: 30_000 }))
       .rejects.toMatchObject({ stdout: expect.stringMatching(/"error" : 5/) });
     daemon = new Proc(spawn(path.join(bin, 'hba-test-daemon'), ['--socket', `${dir}/hba.sock`, '--luns', '2', '--mib', '64'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    await daemon.waitFor(/target 0 ready, 2 lun\(s\)/);
     await sim.waitFor(/target 0 reattached/);
+    expect(await daemon.waitFor(/daemon: target/)).toBe('daemon: target 0 (existed)');
     const { stdout } = await run('nbdinfo', ['--size', uri(0)], { timeout: 20_000 });
     expect(stdout.trim()).toBe(String(64 * 1024 * 1024));
   }, 60_000);
