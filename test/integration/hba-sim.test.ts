@@ -5,17 +5,29 @@
 // sizes 512 B to 1 MiB; bad input from the daemon side ... is refused with an error and a log line, and never crashes
 // the HBA or completes the wrong task."
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool } from '../src/require-tool.js';
+import { requireRoot, requireTool } from '../src/require-tool.js';
 
 const run = promisify(execFile);
 const driver = path.resolve(import.meta.dirname, '../../driver');
 const bin = path.join(driver, 'build/sim');
 const ready = requireTool('make', 'fio', 'nbdinfo');
+
+/** Resolves when `file` exists (fs.watch on its folder, no polling), or rejects after `ms`. */
+function appears(file: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(path.dirname(file));
+    const done = (error?: Error): void => (clearTimeout(timer), watcher.close(), error ? reject(error) : resolve());
+    const timer = setTimeout(() => done(new Error(`${file} did not appear within ${ms} ms`)), ms);
+    watcher.on('change', () => existsSync(file) && done());
+    if (existsSync(file)) done();
+  });
+}
 
 /** A child whose output lines are kept, with a bounded wait for the first line matching a pattern. */
 class Proc {
@@ -111,7 +123,7 @@ describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
   it.each([1, 32])('fio --verify=crc32c at depth %i, 512 B to 1 MiB, every I/O across the rings', async (depth) => {
     const { stdout } = await run('fio', [
       `--name=d${depth}`, '--ioengine=nbd', `--uri=${uri(depth === 1 ? 0 : 1)}`, '--rw=randwrite', '--bsrange=512-1m',
-      `--iodepth=${depth}`, '--size=24m', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--fsync_on_close=1',
+      `--iodepth=${depth}`, '--size=24m', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--verify_state_save=0', '--fsync_on_close=1',
       '--output-format=json',
     ], { timeout: 120_000, maxBuffer: 16 << 20 });
     const job = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: Array<{ error: number; write: { io_bytes: number }; read: { io_bytes: number } }> }).jobs[0];
@@ -147,6 +159,46 @@ describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
     expect(sim.child.exitCode).toBeNull();
     expect(daemon.child.exitCode).toBeNull();
   });
+
+  it.runIf(requireRoot('nbdfuse, losetup and mount') && requireTool('nbdfuse', 'fusermount3', 'losetup', 'mkfs.ext4', 'mount', 'umount'))(
+    'a real file system: nbdfuse + losetup + mkfs.ext4 + mount, a file written, remounted on a fresh loop device, read back',
+    async () => {
+      // Issue 11 item 4: "nbdfuse + losetup + mkfs.ext4 + mount ... see a real disk whose every I/O crosses the ring".
+      const fuse = path.join(dir, 'fuse');
+      const mnt = path.join(dir, 'mnt');
+      mkdirSync(fuse);
+      mkdirSync(mnt);
+      const pidfile = path.join(dir, 'nbdfuse.pid');
+      const data = randomFillSync(Buffer.alloc(3 << 20));
+      const nbdfuse = new Proc(spawn('nbdfuse', ['-P', pidfile, path.join(fuse, 'disk'), uri(1)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const loops: string[] = [];
+      const attach = async (): Promise<string> => {
+        const { stdout } = await run('losetup', ['--find', '--show', path.join(fuse, 'disk')], { timeout: 20_000 });
+        loops.push(stdout.trim());
+        return stdout.trim();
+      };
+      try {
+        await appears(pidfile, 20_000);
+        const loop = await attach();
+        await run('mkfs.ext4', ['-q', '-F', loop], { timeout: 60_000 });
+        await run('mount', [loop, mnt], { timeout: 30_000 });
+        writeFileSync(path.join(mnt, 'f.bin'), data);
+        await run('umount', [mnt], { timeout: 30_000 });
+        await run('losetup', ['-d', loops.pop() ?? ''], { timeout: 20_000 });
+        // A fresh loop device has no cached pages: the read below comes through the rings.
+        await run('mount', [await attach(), mnt], { timeout: 30_000 });
+        expect(readFileSync(path.join(mnt, 'f.bin')).equals(data)).toBe(true);
+        await run('umount', [mnt], { timeout: 30_000 });
+      } finally {
+        await run('umount', [mnt]).catch(() => undefined);
+        for (const l of loops) await run('losetup', ['-d', l]).catch(() => undefined);
+        await run('fusermount3', ['-u', fuse]).catch(() => undefined);
+        if (nbdfuse.child.exitCode === null) await nbdfuse.exited;
+      }
+      expect(await daemon.waitFor(/cdb 91 lun 1/)).toBeDefined(); // the file system's flushes reached the daemon
+    },
+    150_000,
+  );
 
   it('a daemon that goes away fails what is in flight; one that comes back gets its target again', async () => {
     daemon.child.kill('SIGKILL');
