@@ -108,8 +108,26 @@ class HbaCore {
   const TargetRegistry& targets() const { return targets_; }
 
  private:
-  struct Impl;
-  friend struct Impl;
+  enum class Publish : uint8_t { Done, Failed, Blocked };
+  void logf(LogLevel level, uint32_t code, const char* format, ...) __attribute__((format(printf, 4, 5)));
+  void finish(uint32_t tag, const TaskResult& result, bool keep_as_zombie, uint32_t reset_seq = 0);
+  void fail(uint32_t tag, HostStatus host, bool keep_as_zombie = false, uint32_t reset_seq = 0);
+  void free_task(uint32_t tag);
+  Publish publish(uint32_t tag);
+  void pump();
+  void flush_notice();
+  void reset_tasks(uint16_t target_id, HostStatus host);
+  void handle_completion(const iscsi_hba_cpl_desc& d);
+  void refuse(uint32_t code, const iscsi_hba_cpl_desc& d, const char* why);
+  bool matches(const TaskEntry& e, uint16_t target_id) const {
+    return target_id == ISCSI_HBA_TARGET_ID_ALL || e.task.target_id == target_id;
+  }
+
+  struct PendingReset {
+    uint16_t target_id;
+    uint32_t seq;
+  };
+  static constexpr uint32_t kMaxPendingResets = ISCSI_HBA_MAX_TARGETS + 1;
 
   HbaPlatform& platform_;
   iscsi_hba_control* control_;
@@ -122,13 +140,14 @@ class HbaCore {
   bool attached_ = false;
   bool ring_broken_ = false;   // the daemon corrupted a ring index: nothing more is read until it re-attaches
   uint64_t detached_at_ms_ = 0;
-  bool ever_attached_ = false;
   bool holding_expired_ = false; // detached past hold_ms: new tasks fail at once
   uint32_t attach_epoch_ = 0;
   uint32_t reset_seq_ = 0;
-  uint32_t cmd_producer_ = 0;  // our copy of the command ring's producer index
-  uint32_t cpl_consumer_ = 0;  // our copy of the completion ring's consumer index
+  RingProducer<iscsi_hba_cmd_desc> cmd_;
+  RingConsumer<iscsi_hba_cpl_desc> cpl_;
   uint32_t pending_notice_ = 0;
+  PendingReset pending_resets_[kMaxPendingResets] = {};
+  uint32_t pending_reset_count_ = 0;
 };
 
 }  // namespace iscsi_hba

@@ -28,6 +28,7 @@ struct TaskEntry {
   uint64_t deadline_ms = 0;       // Published: the task's timeout; Aborting/Zombie: the abort's or reset's answer
   bool abort_sent = false;        // Aborting: the abort descriptor is in the ring
   bool timed_out = false;         // Aborting because the task's own timeout passed (not the stack's abort)
+  bool waited = false;            // counted once in Stats::queued_for_space
   uint32_t reset_seq = 0;         // Zombie: freed by the RESET_DONE with this sequence (0: by the task's completion)
 };
 
