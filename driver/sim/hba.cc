@@ -1,8 +1,8 @@
 #include "hba.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <vector>
 
 namespace sim {
 
@@ -13,226 +13,162 @@ void log_line(const std::string& line) {
   fflush(stderr);
 }
 
-static const char* code_name(uint32_t e) {
-  switch (e) {
-    case ISCSI_HBA_E_UNKNOWN_TAG: return "ISCSI_HBA_E_UNKNOWN_TAG";
-    case ISCSI_HBA_E_STALE_GENERATION: return "ISCSI_HBA_E_STALE_GENERATION";
-    case ISCSI_HBA_E_DUPLICATE_COMPLETION: return "ISCSI_HBA_E_DUPLICATE_COMPLETION";
-    case ISCSI_HBA_E_BAD_LENGTH: return "ISCSI_HBA_E_BAD_LENGTH";
-    case ISCSI_HBA_E_BAD_DESCRIPTOR: return "ISCSI_HBA_E_BAD_DESCRIPTOR";
-    case ISCSI_HBA_E_RING_CORRUPT: return "ISCSI_HBA_E_RING_CORRUPT";
-    default: return "ISCSI_HBA_E_?";
-  }
+std::string error_name(uint32_t e) {
+  static const char* names[] = {"OK", "VERSION_MISMATCH", "BAD_MAGIC", "BAD_ARGUMENT", "NOT_ATTACHED", "ALREADY_ATTACHED",
+                                "NO_TARGET_SLOTS", "UNKNOWN_TARGET", "UNKNOWN_TAG", "STALE_GENERATION",
+                                "DUPLICATE_COMPLETION", "BAD_LENGTH", "BAD_DESCRIPTOR", "RING_CORRUPT",
+                                "UNKNOWN_SELECTOR", "BUSY"};
+  return e < sizeof names / sizeof names[0] ? std::string("ISCSI_HBA_E_") + names[e] : std::to_string(e);
 }
 
-Hba::Hba(iscsi_hba_control* control, uint8_t* pool) : control_(control), pool_(pool) {
-  iscsi_hba_region_header& h = control_->header;
-  memset(&h, 0, sizeof h);
-  h.magic = ISCSI_HBA_MAGIC;
-  h.abi_version = ISCSI_HBA_ABI_VERSION;
-  h.header_size = sizeof h;
-  h.control_size = ISCSI_HBA_CONTROL_SIZE;
-  h.ring_entries = ISCSI_HBA_RING_ENTRIES;
-  h.desc_size = ISCSI_HBA_DESC_SIZE;
-  h.max_tasks = ISCSI_HBA_MAX_TASKS;
-  h.cmd_ring_offset = ISCSI_HBA_CMD_RING_OFFSET;
-  h.cpl_ring_offset = ISCSI_HBA_CPL_RING_OFFSET;
-  h.task_aux_offset = ISCSI_HBA_TASK_AUX_OFFSET;
-  h.task_aux_size = ISCSI_HBA_TASK_AUX_SIZE;
-  h.pool_size = ISCSI_HBA_POOL_SIZE;
-  h.pool_slot_size = ISCSI_HBA_POOL_SLOT_SIZE;
-  h.max_transfer = ISCSI_HBA_MAX_TRANSFER;
+Hba::Hba(iscsi_hba_control* control, uint8_t* pool, const iscsi_hba::Config& config)
+    : core_(*this, control, pool, config), timer_([this] { timer_loop(); }) {}
+
+Hba::~Hba() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  timer_cv_.notify_all();
+  timer_.join();
+}
+
+// The core wants tick() at least every second and at its next deadline.
+void Hba::timer_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    uint64_t now = now_ms();
+    uint64_t next = std::min<uint64_t>(core_.next_deadline_ms(), now + 1000);
+    timer_cv_.wait_for(lock, std::chrono::milliseconds(next > now ? next - now : 0));
+    if (!stopping_) core_.tick(now_ms());
+  }
 }
 
 void Hba::handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_out& out, std::shared_ptr<Channel> daemon) {
   std::lock_guard lock(mu_);
-  out = iscsi_hba_handshake_out{};
-  out.abi_version = ISCSI_HBA_ABI_VERSION;  // always: a refused peer can say what it met
-  if (in.magic != ISCSI_HBA_MAGIC) {
-    out.error = ISCSI_HBA_E_BAD_MAGIC;
-    return;
-  }
-  if (in.abi_version >> 16 != ISCSI_HBA_ABI_MAJOR) {
-    out.error = ISCSI_HBA_E_VERSION_MISMATCH;
-    return;
-  }
-  if (daemon_ != nullptr) {
-    out.error = ISCSI_HBA_E_ALREADY_ATTACHED;
-    return;
-  }
-  // The ABI: the driver resets the indices at each successful handshake, before it answers.
-  iscsi_hba_store_release(&control_->cmd.producer.value, 0);
-  iscsi_hba_store_release(&control_->cmd.consumer.value, 0);
-  iscsi_hba_store_release(&control_->cpl.producer.value, 0);
-  iscsi_hba_store_release(&control_->cpl.consumer.value, 0);
-  control_->header.attach_epoch = ++epoch_;
-  out.attach_epoch = epoch_;
-  daemon_ = std::move(daemon);
   armed_ = false;
   pending_notices_ = 0;
-  ring_broken_ = false;
+  if (!core_.daemon_attached()) daemon_ = std::move(daemon);  // before the core answers: re-issued tasks notify
+  core_.handshake(in, out);
+  if (out.error != ISCSI_HBA_OK && !core_.daemon_attached()) daemon_ = nullptr;
 }
 
-void Hba::notify_locked(uint32_t kinds) {
-  pending_notices_ |= kinds;
-  if (!armed_ || daemon_ == nullptr) return;
-  iscsi_hba_notice n{pending_notices_, control_->cmd.producer.value};
-  armed_ = false;
-  pending_notices_ = 0;
-  daemon_->send(ISCSI_HBA_SEL_ARM_NOTICES, kReply, ISCSI_HBA_OK, &n, sizeof n);
+void Hba::map_region(const iscsi_hba_map_region_in& in, iscsi_hba_map_region_out& out) {
+  std::lock_guard lock(mu_);
+  core_.map_region(in, out);
+}
+
+void Hba::hba_info(iscsi_hba_info& out) {
+  std::lock_guard lock(mu_);
+  core_.hba_info(out);
+}
+
+void Hba::create_target(const iscsi_hba_create_target_in& in, iscsi_hba_create_target_out& out) {
+  std::lock_guard lock(mu_);
+  core_.create_target(in, out);
+}
+
+uint32_t Hba::destroy_target(const iscsi_hba_destroy_target_in& in) {
+  std::lock_guard lock(mu_);
+  return core_.destroy_target(in);
+}
+
+void Hba::doorbell() {
+  std::lock_guard lock(mu_);
+  core_.on_doorbell();
 }
 
 void Hba::arm() {
   std::lock_guard lock(mu_);
   armed_ = true;
-  if (pending_notices_ != 0) notify_locked(0);
+  if (pending_notices_ != 0) send_notice_locked();
 }
 
 void Hba::detach() {
-  std::vector<Task> failed;
-  {
-    std::lock_guard lock(mu_);
-    daemon_ = nullptr;
-    for (uint32_t t = 0; t < ISCSI_HBA_MAX_TASKS; t++) {
-      Slot& s = tags_[t];
-      if (!s.in_use || s.completing) continue;
-      failed.push_back(std::move(s.task));
-      if (s.slots) pool_alloc_.release(s.first_slot, s.slots);
-      completed_generation_[t] = generation_[t];
-      s = Slot{};
-    }
-  }
-  room_.notify_all();
-  if (!failed.empty()) log_line("daemon gone: failing " + std::to_string(failed.size()) + " task(s) in flight");
-  TaskResult r;
-  r.error = kTaskDaemonGone;
-  for (auto& t : failed) t.done(r);
+  std::lock_guard lock(mu_);
+  core_.daemon_detached();
+  daemon_ = nullptr;
+  armed_ = false;
+  pending_notices_ = 0;
+  timer_cv_.notify_all();  // the hold deadline is new
 }
 
 void Hba::submit(Task task) {
-  if (task.xfer_len > ISCSI_HBA_MAX_TRANSFER || task.cdb_len == 0 || task.cdb_len > ISCSI_HBA_CDB_INLINE) {
-    TaskResult r;
-    r.error = kTaskBadRequest;
-    task.done(r);
-    return;
-  }
-  std::unique_lock lock(mu_);
-  uint32_t slots = iscsi_hba::PoolAllocator::slots_for(task.xfer_len), first = 0, tag = 0;
-  room_.wait(lock, [&] {
-    if (daemon_ == nullptr) return true;
-    for (tag = 0; tag < ISCSI_HBA_MAX_TASKS && tags_[tag].in_use; tag++) {
-    }
-    return tag < ISCSI_HBA_MAX_TASKS && (slots == 0 || pool_alloc_.allocate(slots, first));
-  });
-  if (daemon_ == nullptr) {
-    lock.unlock();
-    TaskResult r;
-    r.error = kTaskDaemonGone;
-    task.done(r);
-    return;
-  }
-  uint32_t pool_offset = first * ISCSI_HBA_POOL_SLOT_SIZE;
-  if (task.dir == ISCSI_HBA_DIR_WRITE && task.xfer_len > 0) memcpy(pool_ + pool_offset, task.out, task.xfer_len);
-  iscsi_hba_cmd_desc d{};
-  d.tag = tag;
-  d.generation = ++generation_[tag];
-  d.op = ISCSI_HBA_CMD_SCSI;
-  d.direction = task.dir;
-  d.cdb_length = task.cdb_len;
-  d.task_attribute = ISCSI_HBA_ATTR_SIMPLE;
-  d.target_id = task.target;
-  d.lun = task.lun;
-  d.transfer_length = task.xfer_len;
-  d.pool_offset = slots ? pool_offset : 0;
-  d.pool_length = slots * ISCSI_HBA_POOL_SLOT_SIZE;
-  memcpy(d.cdb, task.cdb, task.cdb_len);
-  // At most MAX_TASKS (half the ring) are in flight, so the command ring always has room here.
-  uint32_t p = control_->cmd.producer.value;
-  control_->cmd.entries[p & ISCSI_HBA_RING_MASK] = d;
-  iscsi_hba_store_release(&control_->cmd.producer.value, p + 1);
-  tags_[tag] = Slot{true, false, first, slots, std::move(task)};
-  notify_locked(ISCSI_HBA_NOTICE_COMMANDS);
+  std::lock_guard lock(mu_);
+  iscsi_hba::ScsiTask t;
+  t.handle = next_handle_++;
+  t.target_id = task.target;
+  t.lun = task.lun;
+  memcpy(t.cdb, task.cdb, task.cdb_len);
+  t.cdb_length = task.cdb_len;
+  t.direction = task.dir;
+  t.transfer_length = task.xfer_len;
+  tasks_.emplace(t.handle, Pending{std::move(task), {}});
+  core_.submit(t);  // may complete it at once (refused): complete() erases it
+  timer_cv_.notify_all();  // a new task may have the earliest timeout
 }
 
-unsigned Hba::drain() {
-  unsigned refused = 0;
-  for (;;) {
-    Task finished;
-    TaskResult r;
-    uint32_t first = 0, slots = 0, tag = 0;
-    {
-      std::lock_guard lock(mu_);
-      if (ring_broken_ || daemon_ == nullptr) return refused;
-      uint32_t c = control_->cpl.consumer.value;
-      uint32_t p = iscsi_hba_load_acquire(&control_->cpl.producer.value);
-      if (p - c > ISCSI_HBA_RING_ENTRIES) {
-        // The ABI: any other difference is a protocol error; the reader stops using the ring until a new handshake.
-        ring_broken_ = true;
-        log_line(std::string("refused completion ring (") + code_name(ISCSI_HBA_E_RING_CORRUPT) + "): producer " +
-                 std::to_string(p) + " vs consumer " + std::to_string(c));
-        return refused + 1;
-      }
-      if (c == p) return refused;
-      iscsi_hba_cpl_desc d = control_->cpl.entries[c & ISCSI_HBA_RING_MASK];  // a copy: the peer may scribble
-      iscsi_hba_store_release(&control_->cpl.consumer.value, c + 1);
-      uint32_t code = ISCSI_HBA_OK;
-      std::string why;
-      Slot* s = d.tag < ISCSI_HBA_MAX_TASKS ? &tags_[d.tag] : nullptr;
-      if (d.op != ISCSI_HBA_CPL_TASK || (d.flags & ~ISCSI_HBA_CPL_FLAGS_KNOWN) != 0 ||
-          (d.flags & (ISCSI_HBA_CPL_OVERFLOW | ISCSI_HBA_CPL_UNDERFLOW)) == (ISCSI_HBA_CPL_OVERFLOW | ISCSI_HBA_CPL_UNDERFLOW) ||
-          d.service_response > ISCSI_HBA_RESPONSE_TARGET_FAILURE) {
-        code = ISCSI_HBA_E_BAD_DESCRIPTOR;
-        why = "op " + std::to_string(d.op) + ", flags " + std::to_string(d.flags) + ", response " + std::to_string(d.service_response);
-      } else if (s == nullptr || (!s->in_use && generation_[d.tag] == 0)) {
-        code = ISCSI_HBA_E_UNKNOWN_TAG;
-        why = "tag " + std::to_string(d.tag) + " names no task";
-      } else if (d.generation == completed_generation_[d.tag] && (!s->in_use || s->completing || generation_[d.tag] != d.generation)) {
-        code = ISCSI_HBA_E_DUPLICATE_COMPLETION;
-        why = "tag " + std::to_string(d.tag) + " generation " + std::to_string(d.generation) + " was already completed";
-      } else if (!s->in_use || generation_[d.tag] != d.generation) {
-        code = ISCSI_HBA_E_STALE_GENERATION;
-        why = "tag " + std::to_string(d.tag) + " generation " + std::to_string(d.generation) + " is not the one in flight";
-      } else if (d.sense_length > ISCSI_HBA_SENSE_MAX || ((d.flags & ISCSI_HBA_CPL_SENSE) == 0 && d.sense_length != 0)) {
-        code = ISCSI_HBA_E_BAD_LENGTH;
-        why = "sense length " + std::to_string(d.sense_length) + " (at most 252, and only with the SENSE flag)";
-      } else if (d.data_length > s->task.xfer_len ||
-                 ((d.flags & ISCSI_HBA_CPL_UNDERFLOW) && d.residual > s->task.xfer_len) ||
-                 ((d.flags & (ISCSI_HBA_CPL_OVERFLOW | ISCSI_HBA_CPL_UNDERFLOW)) == 0 && d.residual != 0)) {
-        code = ISCSI_HBA_E_BAD_LENGTH;
-        why = "data length " + std::to_string(d.data_length) + ", residual " + std::to_string(d.residual) +
-              " for a transfer of " + std::to_string(s->task.xfer_len);
-      }
-      if (code != ISCSI_HBA_OK) {
-        refused++;
-        log_line(std::string("refused completion (") + code_name(code) + "): " + why);
-        continue;
-      }
-      r.response = d.service_response;
-      r.status = d.scsi_status;
-      r.flags = d.flags;
-      r.residual = d.residual;
-      r.sense_len = d.sense_length;
-      memcpy(r.sense, control_->aux[d.tag].sense, d.sense_length);
-      if (s->task.dir == ISCSI_HBA_DIR_READ && s->slots) {
-        r.data = pool_ + size_t(s->first_slot) * ISCSI_HBA_POOL_SLOT_SIZE;
-        r.data_len = d.data_length;
-      }
-      finished = std::move(s->task);
-      first = s->first_slot;
-      slots = s->slots;
-      tag = d.tag;
-      completed_generation_[d.tag] = d.generation;
-      s->completing = true;
-    }
-    // The callback runs unlocked but before the pool run is released, so the data it reads stays put.
-    finished.done(r);
-    {
-      std::lock_guard lock(mu_);
-      if (slots) pool_alloc_.release(first, slots);
-      tags_[tag] = Slot{};
-    }
-    room_.notify_all();
+uint64_t Hba::now_ms() {
+  using namespace std::chrono;
+  return uint64_t(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+void Hba::send_notice_locked() {
+  if (daemon_ == nullptr) return;
+  iscsi_hba_notice n{pending_notices_, 0};
+  armed_ = false;
+  pending_notices_ = 0;
+  daemon_->send(ISCSI_HBA_SEL_ARM_NOTICES, kReply, ISCSI_HBA_OK, &n, sizeof n);
+}
+
+void Hba::notify_daemon(uint32_t kinds) {
+  pending_notices_ |= kinds;
+  if (armed_) send_notice_locked();
+}
+
+bool Hba::copy_to_pool(uint64_t handle, uint8_t* dst, uint32_t length) {
+  auto it = tasks_.find(handle);
+  if (it == tasks_.end() || it->second.task.out.size() < length) return false;
+  memcpy(dst, it->second.task.out.data(), length);
+  return true;
+}
+
+bool Hba::copy_from_pool(uint64_t handle, const uint8_t* src, uint32_t length) {
+  auto it = tasks_.find(handle);
+  if (it == tasks_.end()) return false;
+  it->second.in.assign(src, src + length);
+  return true;
+}
+
+void Hba::complete(uint64_t handle, const iscsi_hba::TaskResult& result) {
+  auto it = tasks_.find(handle);
+  if (it == tasks_.end()) {
+    log_line("core completed unknown handle " + std::to_string(handle));
+    return;
   }
+  Pending p = std::move(it->second);
+  tasks_.erase(it);
+  TaskResult r;
+  r.failed = result.host != iscsi_hba::HostStatus::Ok;
+  r.response = result.service_response;
+  r.status = result.scsi_status;
+  r.flags = result.flags;
+  r.residual = result.residual;
+  r.sense_len = result.sense_length;
+  if (result.sense != nullptr) memcpy(r.sense, result.sense, std::min<size_t>(result.sense_length, sizeof r.sense));
+  if (p.task.dir == ISCSI_HBA_DIR_READ) {
+    r.data = p.in.data();
+    r.data_len = uint32_t(std::min<size_t>(result.data_length, p.in.size()));
+  }
+  // Under the lock: the callbacks only answer a socket or wake a waiter, and never call back into the HBA.
+  p.task.done(r);
+}
+
+void Hba::log(iscsi_hba::LogLevel level, uint32_t code, const char* message) {
+  static const char* levels[] = {"debug", "info", "warning", "error"};
+  std::string line = std::string("core ") + levels[static_cast<int>(level) & 3];
+  if (code != ISCSI_HBA_OK) line += " (" + error_name(code) + ")";
+  log_line(line + ": " + message);
 }
 
 }  // namespace sim

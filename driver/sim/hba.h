@@ -1,7 +1,7 @@
-// The seam where driver/core plugs in: tags and generations, the pool, the command producer, the completion consumer
-// and the notices, over the regions of driver/include/iscsi_hba_abi.h. A stand-in with the same duties as HbaCore
-// (driver/core/hba_core.h) until its bodies land: the probe and the NBD server only see submit(), and main only
-// handshake()/drain()/arm()/detach(), so swapping in HbaCore changes this file pair and nothing else.
+// The kernel's side of the HBA around driver/core's HbaCore: the HbaPlatform the core asks for (time, notices to the
+// daemon, copies between the stack's buffers and the pool, completions, log lines), one lock around the core (it is
+// single-threaded; here the NBD connections, the probe and the daemon's socket are separate threads), and the timer
+// thread that drives its timeouts and hold deadline. The probe and the NBD server only see submit().
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -9,23 +9,24 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
-#include "../core/pool_allocator.h"
+#include "../core/hba_core.h"
 #include "wire.h"
 
 namespace sim {
 
-enum TaskError : int { kTaskOk = 0, kTaskDaemonGone = 1, kTaskBadRequest = 2 };
-
 struct TaskResult {
-  int error = kTaskOk;  // kTaskOk: the fields below are the daemon's answer
+  bool failed = false;  // the HBA ended it (no daemon, timeout, reset, refused): the fields below are then empty
   uint8_t response = ISCSI_HBA_RESPONSE_COMPLETE;
   uint8_t status = 0;
   uint8_t flags = 0;
   uint32_t residual = 0;
   uint16_t sense_len = 0;
   uint8_t sense[ISCSI_HBA_SENSE_MAX]{};
-  const uint8_t* data = nullptr;  // a read's data in the pool, valid only during the callback
+  const uint8_t* data = nullptr;  // a read's data, valid only during the callback
   uint32_t data_len = 0;
 };
 
@@ -36,48 +37,55 @@ struct Task {
   uint8_t cdb_len = 0;
   uint8_t dir = ISCSI_HBA_DIR_NONE;
   uint32_t xfer_len = 0;
-  const void* out = nullptr;  // a write's data: copied into the pool before the descriptor is published
+  std::vector<uint8_t> out;  // a write's data, owned: the core copies it into the pool when space is free
   std::function<void(const TaskResult&)> done;
 };
 
-class Hba {
+class Hba final : private iscsi_hba::HbaPlatform {
  public:
-  Hba(iscsi_hba_control* control, uint8_t* pool);
-  // ISCSI_HBA_SEL_HANDSHAKE: a major version other than ours is refused; on success the rings restart empty.
+  Hba(iscsi_hba_control* control, uint8_t* pool, const iscsi_hba::Config& config);
+  ~Hba() override;
+  // The user-client calls (ISCSI_HBA_SEL_*), made by the daemon's socket thread.
   void handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_out& out, std::shared_ptr<Channel> daemon);
-  // ISCSI_HBA_SEL_ARM_NOTICES: answered now if notices are pending, else when the next one comes.
+  void map_region(const iscsi_hba_map_region_in& in, iscsi_hba_map_region_out& out);
+  void hba_info(iscsi_hba_info& out);
+  void create_target(const iscsi_hba_create_target_in& in, iscsi_hba_create_target_out& out);
+  uint32_t destroy_target(const iscsi_hba_destroy_target_in& in);
+  void doorbell();
+  // ISCSI_HBA_SEL_ARM_NOTICES: answered now if notices are pending, else when the core next notifies.
   void arm();
-  // The daemon went away: every task in flight fails (kTaskDaemonGone).
+  // The daemon's socket closed: the core holds its tasks for Config::hold_ms.
   void detach();
-  // Queues a task; blocks while tags or pool space are all taken (back-pressure, not failure).
+  // From the SCSI stack's side (probe, NBD): exactly one done() per task, from whichever thread ends it.
   void submit(Task task);
-  // ISCSI_HBA_SEL_COMPLETION_DOORBELL: consumes every posted completion, refusing with a log line (and its
-  // iscsi_hba_error code) any that names no task in flight or carries impossible lengths. Returns how many it refused.
-  unsigned drain();
 
  private:
-  struct Slot {
-    bool in_use = false;
-    bool completing = false;  // its callback is running; the tag and pool run are free after it
-    uint32_t first_slot = 0, slots = 0;
+  uint64_t now_ms() override;
+  void notify_daemon(uint32_t kinds) override;
+  bool copy_to_pool(uint64_t handle, uint8_t* dst, uint32_t length) override;
+  bool copy_from_pool(uint64_t handle, const uint8_t* src, uint32_t length) override;
+  void complete(uint64_t handle, const iscsi_hba::TaskResult& result) override;
+  void log(iscsi_hba::LogLevel level, uint32_t code, const char* message) override;
+  void send_notice_locked();
+  void timer_loop();
+
+  struct Pending {
     Task task;
+    std::vector<uint8_t> in;  // a read's data, copied out of the pool before the tag is reused
   };
-  void notify_locked(uint32_t kinds);
-  iscsi_hba_control* control_;
-  uint8_t* pool_;
-  std::mutex mu_;
-  std::condition_variable room_;
+  std::mutex mu_;  // guards the core and everything below
+  iscsi_hba::HbaCore core_;
+  std::unordered_map<uint64_t, Pending> tasks_;
+  uint64_t next_handle_ = 1;
   std::shared_ptr<Channel> daemon_;
   bool armed_ = false;
   uint32_t pending_notices_ = 0;
-  uint32_t epoch_ = 0;
-  bool ring_broken_ = false;
-  Slot tags_[ISCSI_HBA_MAX_TASKS];
-  uint32_t generation_[ISCSI_HBA_MAX_TASKS]{};
-  uint32_t completed_generation_[ISCSI_HBA_MAX_TASKS]{};  // to tell a duplicate from a stale completion
-  iscsi_hba::PoolAllocator pool_alloc_;
+  std::condition_variable timer_cv_;
+  bool stopping_ = false;
+  std::thread timer_;
 };
 
 void log_line(const std::string& line);
+std::string error_name(uint32_t code);
 
 }  // namespace sim

@@ -1,7 +1,7 @@
 // iscsi-hba-sim: the HBA simulator. Plays the kernel's side of the user client (the two regions as memfds over a Unix
 // socket, the calls of driver/include/iscsi_hba_abi.h as messages on it; see sim_wire.h) and the SCSI stack's side
 // (at target creation the probe, then one NBD export per LUN).
-//   iscsi-hba-sim --socket <control.sock> --nbd-dir <dir>
+//   iscsi-hba-sim --socket <control.sock> --nbd-dir <dir> [--hold-ms N]
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -27,10 +27,9 @@ using namespace sim;
 
 namespace {
 
-// Targets by the daemon's stable key: the same key gets the same ID back for as long as the simulator runs.
+// The exports of each target the probe has served (the core's registry owns the IDs and keys).
 struct Targets {
   std::mutex mu;
-  std::map<std::string, uint16_t> ids;
   std::map<uint16_t, std::vector<std::unique_ptr<NbdExport>>> exports;  // present while the target lives
 };
 
@@ -45,14 +44,6 @@ std::string selector_name(uint16_t s) {
     case ISCSI_HBA_SEL_ARM_NOTICES: return "ARM_NOTICES";
     default: return "selector " + std::to_string(s);
   }
-}
-
-std::string error_name(uint32_t e) {
-  static const char* names[] = {"OK", "VERSION_MISMATCH", "BAD_MAGIC", "BAD_ARGUMENT", "NOT_ATTACHED", "ALREADY_ATTACHED",
-                                "NO_TARGET_SLOTS", "UNKNOWN_TARGET", "UNKNOWN_TAG", "STALE_GENERATION",
-                                "DUPLICATE_COMPLETION", "BAD_LENGTH", "BAD_DESCRIPTOR", "RING_CORRUPT",
-                                "UNKNOWN_SELECTOR", "BUSY"};
-  return e < sizeof names / sizeof names[0] ? std::string("ISCSI_HBA_E_") + names[e] : std::to_string(e);
 }
 
 void probe_and_export(Hba& hba, Targets& targets, const std::string& nbd_dir, uint16_t target) {
@@ -116,6 +107,8 @@ void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const 
       } else {
         hba.handshake(in, out, ch);
       }
+      if (out.error == ISCSI_HBA_OK && out.held_tasks)
+        log_line("daemon reattached: " + std::to_string(out.held_tasks) + " held task(s) re-issued");
       if (out.error != ISCSI_HBA_OK) {
         char v[64];
         snprintf(v, sizeof v, "daemon ABI %u.%u, this HBA %u.%u", in.abi_version >> 16, in.abi_version & 0xffff,
@@ -130,31 +123,23 @@ void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const 
     } else if (sel == ISCSI_HBA_SEL_MAP_REGION) {
       iscsi_hba_map_region_in in{};
       iscsi_hba_map_region_out out{};
-      if (!args(&in, sizeof in) || in.region > ISCSI_HBA_REGION_POOL) {
-        out.error = ISCSI_HBA_E_BAD_ARGUMENT;
-        refused(out.error, "unknown region");
+      if (!args(&in, sizeof in)) out.error = ISCSI_HBA_E_BAD_ARGUMENT;
+      else hba.map_region(in, out);
+      if (out.error != ISCSI_HBA_OK) {
+        refused(out.error, "region " + std::to_string(in.region));
         reply(int32_t(out.error), &out, sizeof out);
       } else {
-        out.size = in.region == ISCSI_HBA_REGION_CONTROL ? ISCSI_HBA_CONTROL_SIZE : ISCSI_HBA_POOL_SIZE;
         reply(ISCSI_HBA_OK, &out, sizeof out, shm[in.region]);
       }
     } else if (sel == ISCSI_HBA_SEL_HBA_INFO) {
       iscsi_hba_info info{};
-      info.abi_version = ISCSI_HBA_ABI_VERSION;
-      info.max_transfer = ISCSI_HBA_MAX_TRANSFER;
-      info.max_targets = ISCSI_HBA_MAX_TARGETS;
-      info.max_luns = ISCSI_HBA_MAX_LUNS;
-      info.queue_depth = ISCSI_HBA_MAX_TASKS;
-      info.ring_entries = ISCSI_HBA_RING_ENTRIES;
-      info.pool_slot_size = ISCSI_HBA_POOL_SLOT_SIZE;
-      info.pool_size = ISCSI_HBA_POOL_SIZE;
-      info.hold_ms = 0;  // this stand-in fails tasks at once when the daemon goes (HbaCore will hold them)
+      hba.hba_info(info);
       reply(ISCSI_HBA_OK, &info, sizeof info);
     } else if (!attached) {
       refused(ISCSI_HBA_E_NOT_ATTACHED, "before a successful HANDSHAKE");
       reply(ISCSI_HBA_E_NOT_ATTACHED);
     } else if (sel == ISCSI_HBA_SEL_COMPLETION_DOORBELL) {
-      hba.drain();
+      hba.doorbell();
     } else if (sel == ISCSI_HBA_SEL_ARM_NOTICES) {
       hba.arm();
     } else if (sel == ISCSI_HBA_SEL_CREATE_TARGET) {
@@ -167,21 +152,18 @@ void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const 
         continue;
       }
       std::string key(reinterpret_cast<const char*>(in.key));
-      std::unique_lock lock(targets.mu);
-      auto known = targets.ids.find(key);
-      if (known == targets.ids.end() && targets.ids.size() >= ISCSI_HBA_MAX_TARGETS) {
-        lock.unlock();
-        out.error = ISCSI_HBA_E_NO_TARGET_SLOTS;
-        refused(out.error, "all target IDs are taken");
+      hba.create_target(in, out);
+      if (out.error != ISCSI_HBA_OK) {
+        refused(out.error, "key " + key);
         reply(int32_t(out.error), &out, sizeof out);
         continue;
       }
-      out.existed = known != targets.ids.end();
-      out.target_id = out.existed ? known->second : uint16_t(targets.ids.size());
-      targets.ids[key] = uint16_t(out.target_id);
-      bool live = targets.exports.count(uint16_t(out.target_id)) != 0;
-      if (!live) targets.exports[uint16_t(out.target_id)];  // reserved while the probe runs
-      lock.unlock();
+      bool live;
+      {
+        std::lock_guard lock(targets.mu);
+        live = targets.exports.count(uint16_t(out.target_id)) != 0;
+        if (!live) targets.exports[uint16_t(out.target_id)];  // reserved while the probe runs
+      }
       reply(ISCSI_HBA_OK, &out, sizeof out);
       if (live) {
         // A daemon that comes back keeps its target: the SCSI stack keeps its disk, only the rings' peer changed.
@@ -204,9 +186,10 @@ void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const 
           targets.exports.erase(it);
         }
       }
-      if (!found) {
-        refused(ISCSI_HBA_E_UNKNOWN_TARGET, "target " + std::to_string(in.target_id));
-        reply(ISCSI_HBA_E_UNKNOWN_TARGET);
+      uint32_t error = found ? hba.destroy_target(in) : uint32_t(ISCSI_HBA_E_UNKNOWN_TARGET);
+      if (error != ISCSI_HBA_OK) {
+        refused(error, "target " + std::to_string(in.target_id));
+        reply(int32_t(error));
         continue;
       }
       gone.clear();
@@ -226,13 +209,15 @@ void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const 
 
 int main(int argc, char** argv) {
   std::string control, nbd_dir;
+  iscsi_hba::Config config;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--socket") control = argv[i + 1];
     else if (a == "--nbd-dir") nbd_dir = argv[i + 1];
+    else if (a == "--hold-ms") config.hold_ms = uint32_t(std::stoul(argv[i + 1]));
   }
   if (control.empty() || nbd_dir.empty()) {
-    fprintf(stderr, "usage: iscsi-hba-sim --socket <control.sock> --nbd-dir <dir>\n");
+    fprintf(stderr, "usage: iscsi-hba-sim --socket <control.sock> --nbd-dir <dir> [--hold-ms N]\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -247,7 +232,7 @@ int main(int argc, char** argv) {
     log_line(std::string("mmap: ") + strerror(errno));
     return 1;
   }
-  Hba hba(static_cast<iscsi_hba_control*>(ctl), static_cast<uint8_t*>(pool));
+  Hba hba(static_cast<iscsi_hba_control*>(ctl), static_cast<uint8_t*>(pool), config);
   Targets targets;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

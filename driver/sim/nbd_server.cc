@@ -94,7 +94,7 @@ bool option_reply(int fd, uint32_t option, uint32_t type, const uint8_t* data = 
 
 // SCSI status -> NBD error (proto.md "Error values"): DATA PROTECT -> EPERM, ILLEGAL REQUEST -> EINVAL.
 uint32_t nbd_error(const TaskResult& r) {
-  if (r.error != kTaskOk || r.response != ISCSI_HBA_RESPONSE_COMPLETE) return kEio;
+  if (r.failed || r.response != ISCSI_HBA_RESPONSE_COMPLETE) return kEio;
   if (r.status == 0) return 0;
   if (r.status == 0x02 && r.sense_len >= 3) {
     uint8_t key = (r.sense[0] & 0x7f) >= 0x72 ? r.sense[1] & 0x0f : r.sense[2] & 0x0f;  // SPC-4 4.5.2 / 4.5.3
@@ -250,7 +250,7 @@ void NbdExport::accept_loop() {
           t.cdb_len = 16;
           t.dir = type == kCmdRead ? ISCSI_HBA_DIR_READ : ISCSI_HBA_DIR_WRITE;
           t.xfer_len = length;
-          t.out = payload.data();
+          t.out = std::move(payload);
         } else if (type == kCmdFlush) {
           t.cdb[0] = 0x91;  // SBC-3 5.27 SYNCHRONIZE CACHE (16); LBA 0, 0 blocks = the whole medium
           t.cdb_len = 16;
@@ -276,7 +276,7 @@ void NbdExport::accept_loop() {
           t.cdb_len = 10;
           t.dir = ISCSI_HBA_DIR_WRITE;
           t.xfer_len = 24;
-          t.out = payload.data();
+          t.out = std::move(payload);
         } else {
           conn->reply(cookie, kEinval);
           continue;
@@ -290,7 +290,7 @@ void NbdExport::accept_loop() {
           conn->reply(cookie, err, r.data, r.data_len);
           conn->end();
         };
-        hba_.submit(std::move(t));  // copies the payload into the pool before it returns
+        hba_.submit(std::move(t));
       }
       // proto.md NBD_CMD_DISC: finish what is in flight, then close.
       conn->wait_idle();

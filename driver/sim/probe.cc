@@ -23,7 +23,7 @@ SyncResult run_sync(Hba& hba, uint16_t target, uint64_t lun, const uint8_t* cdb,
   t.cdb_len = cdb_len;
   t.dir = dir;
   t.xfer_len = xfer_len;
-  t.out = out;
+  if (out != nullptr) t.out.assign(static_cast<const uint8_t*>(out), static_cast<const uint8_t*>(out) + xfer_len);
   t.done = [&](const TaskResult& r) {
     std::lock_guard lock(mu);
     res.result = r;
@@ -38,7 +38,7 @@ SyncResult run_sync(Hba& hba, uint16_t target, uint64_t lun, const uint8_t* cdb,
   return res;
 }
 
-static bool good(const SyncResult& r) { return r.result.error == kTaskOk && r.result.response == ISCSI_HBA_RESPONSE_COMPLETE && r.result.status == 0; }
+static bool good(const SyncResult& r) { return !r.result.failed && r.result.response == ISCSI_HBA_RESPONSE_COMPLETE && r.result.status == 0; }
 
 static std::string trimmed(const uint8_t* p, size_t n) {
   std::string s(reinterpret_cast<const char*>(p), n);
