@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v tgtd >/dev/null 2>&1 || missing+=(tgt)
 command -v iscsi-ls >/dev/null 2>&1 || missing+=(libiscsi-bin)
+# driver/ (issue 11): the core's C++ tests and the ABI mirror test compile with gcc/g++ and make.
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+command -v make >/dev/null 2>&1 || missing+=(make)
 # The HBA simulator's test (test/integration/hba-sim.test.ts) drives its NBD exports with fio and libnbd's tools.
 command -v fio >/dev/null 2>&1 || missing+=(fio)
 command -v nbdinfo >/dev/null 2>&1 || missing+=(libnbd-bin)
 command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
-command -v make >/dev/null 2>&1 || missing+=(make)
-command -v g++ >/dev/null 2>&1 || missing+=(g++)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${missing[*]} (Debian packages the test suite runs against)"

@@ -278,11 +278,18 @@ void HbaCore::pump() {
     stats_.aborts_sent += 1;
     pending_notice_ |= ISCSI_HBA_NOTICE_COMMANDS | ISCSI_HBA_NOTICE_ABORT;
   }
+  // In submit order. A task whose target this daemon has not (re)created yet is passed over (held tasks wait for
+  // their session to come back); one that finds no pool run or ring entry stops the walk (the rest wait behind it).
+  uint32_t i = 0;
   uint32_t tag = 0;
-  while (tasks_.front(tag)) {
+  while (tasks_.at(i, tag)) {
+    if (!targets_.claimed(tasks_[tag].task.target_id, attach_epoch_)) {
+      ++i;
+      continue;
+    }
     const Publish p = publish(tag);
-    if (p == Publish::Blocked) return;  // in order: the head waits, the rest wait behind it
-    tasks_.pop_front();
+    if (p == Publish::Blocked) return;
+    tasks_.remove_waiting(tag);
     if (p == Publish::Failed) fail(tag, HostStatus::BadRequest);
   }
 }
@@ -323,10 +330,15 @@ void HbaCore::handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_ou
   iscsi_hba_store_release(&control_->cpl.producer.value, 0);
   iscsi_hba_store_release(&control_->cpl.consumer.value, 0);
   cpl_.reset(0);
+  // Timeouts stood still while no daemon was there: the held tasks' clocks start again now.
+  const uint64_t now = platform_.now_ms();
+  for (uint32_t tag = 0; tag < TaskTable::kMax; ++tag) {
+    if (tasks_[tag].state == TaskState::Waiting) tasks_[tag].deadline_ms = now + tasks_[tag].task.timeout_ms;
+  }
   out.features = in.features & ISCSI_HBA_FEATURE_NONE;
   out.attach_epoch = attach_epoch_;
   out.held_tasks = tasks_.waiting();
-  logf(LogLevel::Info, ISCSI_HBA_OK, "daemon attached (epoch %u, ABI %u.%u), %u held tasks re-issued", attach_epoch_,
+  logf(LogLevel::Info, ISCSI_HBA_OK, "daemon attached (epoch %u, ABI %u.%u), %u held tasks", attach_epoch_,
        in.abi_version >> 16, in.abi_version & 0xFFFFu, out.held_tasks);
   pump();
   flush_notice();
@@ -365,13 +377,15 @@ void HbaCore::create_target(const iscsi_hba_create_target_in& in, iscsi_hba_crea
   }
   uint16_t id = 0;
   bool existed = false;
-  out.error = targets_.create(in.key, id, existed);
+  out.error = targets_.create(in.key, id, existed, attach_epoch_);
   if (out.error != ISCSI_HBA_OK) {
     logf(LogLevel::Warning, out.error, "target not created: error %u", out.error);
     return;
   }
   out.target_id = id;
   out.existed = existed ? 1 : 0;
+  pump();  // its held tasks go now
+  flush_notice();
 }
 
 uint32_t HbaCore::destroy_target(const iscsi_hba_destroy_target_in& in) {

@@ -4,7 +4,7 @@
 
 namespace iscsi_hba {
 
-uint32_t TargetRegistry::create(const uint8_t (&key)[ISCSI_HBA_TARGET_KEY_SIZE], uint16_t& id, bool& existed) {
+uint32_t TargetRegistry::create(const uint8_t (&key)[ISCSI_HBA_TARGET_KEY_SIZE], uint16_t& id, bool& existed, uint32_t epoch) {
   // NUL-padded: at least one byte, nothing but NULs after the first NUL (so two spellings of one key cannot exist).
   uint32_t length = 0;
   while (length < ISCSI_HBA_TARGET_KEY_SIZE && key[length] != 0) ++length;
@@ -16,6 +16,7 @@ uint32_t TargetRegistry::create(const uint8_t (&key)[ISCSI_HBA_TARGET_KEY_SIZE],
     Entry& e = entries_[i];
     if (e.state != State::Free && std::memcmp(e.key, key, sizeof e.key) == 0) {
       e.state = State::Live;
+      e.epoch = epoch;
       id = static_cast<uint16_t>(i);
       existed = true;
       return ISCSI_HBA_OK;
@@ -36,6 +37,7 @@ uint32_t TargetRegistry::create(const uint8_t (&key)[ISCSI_HBA_TARGET_KEY_SIZE],
   if (pick < 0) return ISCSI_HBA_E_NO_TARGET_SLOTS;
   Entry& e = entries_[pick];
   e.state = State::Live;
+  e.epoch = epoch;
   std::memcpy(e.key, key, sizeof e.key);
   id = static_cast<uint16_t>(pick);
   existed = false;

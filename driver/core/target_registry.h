@@ -15,10 +15,12 @@ class TargetRegistry {
 
   /// ISCSI_HBA_OK with the ID (and whether the key was known), ISCSI_HBA_E_BAD_ARGUMENT for an empty key or bytes
   /// after the first NUL, ISCSI_HBA_E_NO_TARGET_SLOTS when all IDs are live.
-  uint32_t create(const uint8_t (&key)[ISCSI_HBA_TARGET_KEY_SIZE], uint16_t& id, bool& existed);
+  uint32_t create(const uint8_t (&key)[ISCSI_HBA_TARGET_KEY_SIZE], uint16_t& id, bool& existed, uint32_t epoch = 0);
   /// ISCSI_HBA_OK, or ISCSI_HBA_E_UNKNOWN_TARGET if `id` is not live.
   uint32_t destroy(uint32_t id);
   bool live(uint32_t id) const { return id < kMax && entries_[id].state == State::Live; }
+  /// Live and (re)created by the daemon of attachment `epoch`: its tasks may go to that daemon.
+  bool claimed(uint32_t id, uint32_t epoch) const { return live(id) && entries_[id].epoch == epoch; }
   uint32_t live_count() const;
 
  private:
@@ -27,6 +29,7 @@ class TargetRegistry {
     State state = State::Free;
     uint8_t key[ISCSI_HBA_TARGET_KEY_SIZE] = {};
     uint64_t retired_order = 0;
+    uint32_t epoch = 0;  // the attachment that last created it
   };
   Entry entries_[kMax];
   uint64_t retire_counter_ = 0;

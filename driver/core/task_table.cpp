@@ -47,6 +47,12 @@ bool TaskTable::front(uint32_t& tag) const {
   return true;
 }
 
+bool TaskTable::at(uint32_t i, uint32_t& tag) const {
+  if (i >= wait_count_) return false;
+  tag = wait_[(wait_head_ + i) % kMax];
+  return true;
+}
+
 void TaskTable::pop_front() {
   if (wait_count_ == 0) return;
   wait_head_ = (wait_head_ + 1) % kMax;

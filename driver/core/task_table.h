@@ -48,6 +48,8 @@ class TaskTable {
   // The waiting FIFO (publish order = submit order).
   void enqueue(uint32_t tag);
   bool front(uint32_t& tag) const;
+  /// The i-th waiting tag (0 = front), or false past the end.
+  bool at(uint32_t i, uint32_t& tag) const;
   void pop_front();
   void remove_waiting(uint32_t tag);
   uint32_t waiting() const { return wait_count_; }

@@ -112,7 +112,8 @@ enum iscsi_hba_selector {
   /** out iscsi_hba_info: limits advertised to the SCSI stack, for the daemon to honour. */
   ISCSI_HBA_SEL_HBA_INFO = 2,
   /** in iscsi_hba_create_target_in, out iscsi_hba_create_target_out: a target for a session's stable key. The
-   *  same key gets the same target ID back, across daemon restarts, for as long as the driver runs. */
+   *  same key gets the same target ID back, across daemon restarts, for as long as the driver runs. Commands for a
+   *  target reach a daemon only after that daemon has created (or re-created) it. */
   ISCSI_HBA_SEL_CREATE_TARGET = 3,
   /** in iscsi_hba_destroy_target_in: the target's tasks are failed (ISCSI_HBA_HOST_NO_CONNECT) and it goes away. */
   ISCSI_HBA_SEL_DESTROY_TARGET = 4,
@@ -325,7 +326,8 @@ struct iscsi_hba_handshake_out {
   uint32_t abi_version;  /* the driver's, always filled: a refused peer can say what it met */
   uint32_t features;     /* the features both sides have */
   uint32_t attach_epoch;
-  uint32_t held_tasks;   /* tasks held from a previous daemon, re-issued into the command ring after this answer */
+  uint32_t held_tasks;   /* tasks held from a previous daemon: each is re-issued into the command ring when this
+                            daemon re-creates its target (ISCSI_HBA_SEL_CREATE_TARGET with the same key) */
   uint32_t reserved;
 };
 

@@ -35,6 +35,10 @@ describe('iscsi/layers: imports only point downwards (shared/STYLE.md)', () => {
     ['core/src/rpc/x.ts', "export { x } from '../net/connection.js';"],
     ['core/src/rpc/x.ts', "export { x } from '../daemon/rpc-server.js';"],
     ['core/src/rpc/x.ts', "export { x } from '../portal.js';"],
+    // hba/ (issue 11: the bridge to the virtual HBA's rings) sits under daemon/ and beside rpc/.
+    ['core/src/hba/x.ts', "export { x } from '../daemon/session-manager.js';"],
+    ['core/src/hba/x.ts', "export { x } from '../rpc/methods.js';"],
+    ['core/src/net/x.ts', "export { x } from '../hba/abi.js';"],
   ])('%s: %s is refused', async (file, code) => {
     expect(await layerErrors(file, code)).toHaveLength(1);
   });
@@ -64,6 +68,8 @@ describe('iscsi/layers: imports only point downwards (shared/STYLE.md)', () => {
     ['core/src/daemon/x.ts', "export { x } from '../net/session.js';\nexport { y } from '../rpc/methods.js';"],
     ['core/src/rpc/x.ts', "export { x } from '../errors.js';\nexport { y } from '../defaults.js';\nexport { z } from './client.js';\nimport net from 'node:net';\nexport { net };"],
     ['core/src/index.ts', "export * from './daemon/index.js';"],
+    ['core/src/hba/x.ts', "export { x } from './abi.js';\nexport { y } from '../net/session.js';\nexport { z } from '../scsi/sense.js';\nexport { e } from '../errors.js';"],
+    ['core/src/daemon/x.ts', "export { HbaSelector } from '../hba/abi.js';"],
     ['cli/src/x.ts', "export { x } from '@iscsi-initiator/core';\nexport { y } from '@iscsi-initiator/core/rpc';\nexport { z } from './y.js';"],
     ['raycast-extension/src/x.ts', "export { x } from '@iscsi-initiator/core/rpc';"],
   ])('%s: allowed imports pass', async (file, code) => {

@@ -11,6 +11,8 @@ const PACKAGE: Readonly<Record<string, string>> = {
   fio: 'fio',
   nbdinfo: 'libnbd-bin',
   nbdfuse: 'libnbd-bin',
+  gcc: 'gcc',
+  'g++': 'g++',
   make: 'make',
 };
 

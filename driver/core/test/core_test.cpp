@@ -225,12 +225,18 @@ TEST("daemon gone and back: tasks held, re-issued after the handshake with their
   auto before = r.daemon->take();
   CHECK_EQ(before.size(), 3u);
   r.core->daemon_detached();
-  r.advance(1000);
+  r.advance(40'000);  // longer than the tasks' 30 s timeout, shorter than the 120 s hold: timeouts stand still
   const uint64_t during = r.submit(ISCSI_HBA_DIR_READ, 512);  // accepted and held too
   CHECK_EQ(r.core->stats().completed, 0u);
   std::memset(r.regions->control, 0xEE, 64);  // nothing the old daemon scribbled matters... except the header
   r.regions->control->header.magic = ISCSI_HBA_MAGIC;
   CHECK_EQ(r.handshake(), (uint32_t)ISCSI_HBA_OK);
+  r.advance(1);
+  CHECK_EQ(r.core->stats().completed, 0u);
+  CHECK(r.daemon->take().empty());  // nothing for a target this daemon has not re-created yet
+  const uint16_t other = r.create_target("iqn.2003-01.org.example:other,1");
+  CHECK(other != target);
+  CHECK(r.daemon->take().empty());
   bool existed = false;
   CHECK_EQ(r.create_target("iqn.2003-01.org.example:disk,1", &existed), target);
   CHECK(existed);
