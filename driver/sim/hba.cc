@@ -48,6 +48,7 @@ void Hba::handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_out& o
   std::lock_guard lock(mu_);
   armed_ = false;
   pending_notices_ = 0;
+  said_no_daemon_ = false;
   if (!core_.daemon_attached()) daemon_ = std::move(daemon);  // before the core answers: re-issued tasks notify
   core_.handshake(in, out);
   if (out.error != ISCSI_HBA_OK && !core_.daemon_attached()) daemon_ = nullptr;
@@ -103,6 +104,10 @@ void Hba::submit(Task task) {
   t.cdb_length = task.cdb_len;
   t.direction = task.dir;
   t.transfer_length = task.xfer_len;
+  if (!core_.daemon_attached() && !said_no_daemon_) {
+    said_no_daemon_ = true;
+    log_line("a task arrived while no daemon is attached: the core holds it (or fails it past the hold time)");
+  }
   tasks_.emplace(t.handle, Pending{std::move(task), {}});
   core_.submit(t);  // may complete it at once (refused): complete() erases it
   timer_cv_.notify_all();  // a new task may have the earliest timeout

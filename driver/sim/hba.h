@@ -79,6 +79,7 @@ class Hba final : private iscsi_hba::HbaPlatform {
   uint64_t next_handle_ = 1;
   std::shared_ptr<Channel> daemon_;
   bool armed_ = false;
+  bool said_no_daemon_ = false;  // one log line per absence, not one per task
   uint32_t pending_notices_ = 0;
   std::condition_variable timer_cv_;
   bool stopping_ = false;

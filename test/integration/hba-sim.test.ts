@@ -51,8 +51,9 @@ class Proc {
     this.lines.push(line);
     this.waiters = this.waiters.filter((w) => (w.re.test(line) ? (w.resolve(line), false) : true));
   }
-  waitFor(re: RegExp, ms = 20_000): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
+  /** The first line matching `re` from line `from` on (earlier lines are other phases' news). */
+  waitFor(re: RegExp, ms = 20_000, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((l) => re.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms; saw:\n${this.lines.join('\n')}`)), ms);
@@ -223,9 +224,12 @@ describe.runIf(ready)('HBA simulator with the RAM-disk daemon', () => {
     const { stdout } = await run('nbdinfo', ['--size', uri(0)], { timeout: 20_000 });
     expect(stdout.trim()).toBe(String(64 * 1024 * 1024));
     // Away shorter than the hold: a read issued meanwhile is held, re-issued to the next daemon, and succeeds.
+    const mark = sim.lines.length;
     daemon.child.kill('SIGKILL');
     await daemon.exited;
+    await sim.waitFor(/daemon disconnected/, 20_000, mark);
     const held = fioRead('held');
+    await sim.waitFor(/a task arrived while no daemon is attached/, 20_000, mark);
     daemon = back();
     const job = (JSON.parse((await held).stdout.slice((await held).stdout.indexOf('{'))) as { jobs: Array<{ error: number; read: { io_bytes: number } }> }).jobs[0];
     expect(job?.error).toBe(0);
