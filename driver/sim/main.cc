@@ -27,6 +27,14 @@ using namespace sim;
 
 namespace {
 
+// SIGTERM/SIGINT: remove the control socket and leave at once (unlink and _exit are async-signal-safe); the NBD
+// sockets live in --nbd-dir, which belongs to whoever started the simulator.
+char g_control_path[sizeof(sockaddr_un::sun_path)];
+void on_stop(int) {
+  unlink(g_control_path);
+  _exit(0);
+}
+
 // The exports of each target the probe has served (the core's registry owns the IDs and keys).
 struct Targets {
   std::mutex mu;
@@ -241,7 +249,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   memcpy(addr.sun_path, control.c_str(), control.size() + 1);
+  memcpy(g_control_path, control.c_str(), control.size() + 1);
   unlink(control.c_str());
+  signal(SIGTERM, on_stop);
+  signal(SIGINT, on_stop);
   int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
   if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(lfd, 4) != 0) {
     log_line(control + ": " + strerror(errno));

@@ -1,10 +1,11 @@
-// The few calls that differ between Linux and macOS: anonymous shared memory and a wake-up descriptor.
+// The few calls that differ between Linux and macOS: anonymous shared memory, and socket flags macOS lacks.
+// (Notices travel on the control socket, as the answer of ISCSI_HBA_SEL_ARM_NOTICES, so no eventfd is needed.)
 #pragma once
 #include <sys/socket.h>
 
 #include <cstddef>
 
-// Linux flags that macOS lacks: there SIGPIPE is ignored process-wide and descriptors are closed by exec anyway here.
+// Linux flags that macOS lacks: SIGPIPE is ignored process-wide (main), and neither program execs, so CLOEXEC is moot.
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
 #endif
@@ -20,18 +21,4 @@ namespace sim {
 // elsewhere); -1 and errno on failure.
 int shm_create(size_t size);
 
-// A descriptor that polls readable after wake(): eventfd on Linux, a pipe elsewhere.
-class WakeFd {
- public:
-  WakeFd();
-  ~WakeFd();
-  WakeFd(const WakeFd&) = delete;
-  WakeFd& operator=(const WakeFd&) = delete;
-  int fd() const { return read_fd_; }
-  void wake();
-  void drain();
- private:
-  int read_fd_ = -1;
-  int write_fd_ = -1;
-};
 }  // namespace sim
