@@ -44,45 +44,25 @@ void Hba::timer_loop() {
   }
 }
 
-void Hba::handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_out& out, std::shared_ptr<Channel> daemon) {
+iscsi_hba::CallResult Hba::call(uint32_t selector, const void* in, size_t in_length, void* out, size_t out_capacity,
+                                const std::shared_ptr<Channel>& daemon) {
   std::lock_guard lock(mu_);
-  armed_ = false;
-  pending_notices_ = 0;
-  said_no_daemon_ = false;
-  if (!core_.daemon_attached()) daemon_ = std::move(daemon);  // before the core answers: re-issued tasks notify
-  core_.handshake(in, out);
-  if (out.error != ISCSI_HBA_OK && !core_.daemon_attached()) daemon_ = nullptr;
-}
-
-void Hba::map_region(const iscsi_hba_map_region_in& in, iscsi_hba_map_region_out& out) {
-  std::lock_guard lock(mu_);
-  core_.map_region(in, out);
-}
-
-void Hba::hba_info(iscsi_hba_info& out) {
-  std::lock_guard lock(mu_);
-  core_.hba_info(out);
-}
-
-void Hba::create_target(const iscsi_hba_create_target_in& in, iscsi_hba_create_target_out& out) {
-  std::lock_guard lock(mu_);
-  core_.create_target(in, out);
-}
-
-uint32_t Hba::destroy_target(const iscsi_hba_destroy_target_in& in) {
-  std::lock_guard lock(mu_);
-  return core_.destroy_target(in);
-}
-
-void Hba::doorbell() {
-  std::lock_guard lock(mu_);
-  core_.on_doorbell();
-}
-
-void Hba::arm() {
-  std::lock_guard lock(mu_);
-  armed_ = true;
-  if (pending_notices_ != 0) send_notice_locked();
+  bool handshake = selector == ISCSI_HBA_SEL_HANDSHAKE && !core_.daemon_attached();
+  if (handshake) {
+    // Before the core answers: the held tasks it re-issues at the handshake notify this daemon.
+    daemon_ = daemon;
+    armed_ = false;
+    pending_notices_ = 0;
+    said_no_daemon_ = false;
+  }
+  iscsi_hba::CallResult r = iscsi_hba::dispatch_call(core_, selector, in, in_length, out, out_capacity);
+  if (handshake && !core_.daemon_attached()) daemon_ = nullptr;
+  if (r.arm_notices) {
+    armed_ = true;
+    if (pending_notices_ != 0) send_notice_locked();
+  }
+  timer_cv_.notify_all();  // a handshake or a doorbell may move the core's deadlines
+  return r;
 }
 
 void Hba::detach() {

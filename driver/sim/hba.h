@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/hba_core.h"
 #include "wire.h"
 
@@ -45,15 +46,10 @@ class Hba final : private iscsi_hba::HbaPlatform {
  public:
   Hba(iscsi_hba_control* control, uint8_t* pool, const iscsi_hba::Config& config);
   ~Hba() override;
-  // The user-client calls (ISCSI_HBA_SEL_*), made by the daemon's socket thread.
-  void handshake(const iscsi_hba_handshake_in& in, iscsi_hba_handshake_out& out, std::shared_ptr<Channel> daemon);
-  void map_region(const iscsi_hba_map_region_in& in, iscsi_hba_map_region_out& out);
-  void hba_info(iscsi_hba_info& out);
-  void create_target(const iscsi_hba_create_target_in& in, iscsi_hba_create_target_out& out);
-  uint32_t destroy_target(const iscsi_hba_destroy_target_in& in);
-  void doorbell();
-  // ISCSI_HBA_SEL_ARM_NOTICES: answered now if notices are pending, else when the core next notifies.
-  void arm();
+  // One user-client call from the daemon's socket thread, decoded by the core's dispatch_call. A HANDSHAKE makes
+  // `daemon` the peer that notices go to; ARM_NOTICES (arm_notices) is answered from notify_daemon().
+  iscsi_hba::CallResult call(uint32_t selector, const void* in, size_t in_length, void* out, size_t out_capacity,
+                             const std::shared_ptr<Channel>& daemon);
   // The daemon's socket closed: the core holds its tasks for Config::hold_ms.
   void detach();
   // From the SCSI stack's side (probe, NBD): exactly one done() per task, from whichever thread ends it.

@@ -81,131 +81,86 @@ void serve_daemon(int sock, const int shm[2], Hba& hba, Targets& targets, const 
   auto ch = std::make_shared<Channel>(sock);
   Message m;
   std::string err;
-  bool attached = false;
-  auto reply = [&](int32_t status, const void* p = nullptr, uint32_t len = 0, int fd = -1) {
-    ch->send(m.header.selector, kReply, status, p, len, fd);
-  };
-  auto refused = [&](uint32_t code, const std::string& why) {
-    log_line("refused " + selector_name(m.header.selector) + " (" + error_name(code) + "): " + why);
-  };
-  // Each call's in struct must be there whole (the user client checks struct sizes the same way).
-  auto args = [&](void* in, size_t size) {
-    if (m.header.length < size) return false;
-    memcpy(in, m.payload, size);
-    return true;
-  };
+  bool attached = false;  // this connection's handshake succeeded
+  uint8_t out[kMsgMaxPayload];
   while (recv_message(sock, m, err)) {
     if (m.fd >= 0) {  // the daemon has no descriptor to give the HBA
       close(m.fd);
       m.fd = -1;
     }
     uint16_t sel = m.header.selector;
+    auto reply = [&](uint32_t status, size_t len, int fd = -1) {
+      ch->send(sel, kReply, int32_t(status), out, uint32_t(len), fd);
+    };
     if (m.header.flags != 0) {
-      refused(ISCSI_HBA_E_BAD_ARGUMENT, "flags on a call");
-      reply(ISCSI_HBA_E_BAD_ARGUMENT);
-    } else if (sel == ISCSI_HBA_SEL_HANDSHAKE) {
-      iscsi_hba_handshake_in in{};
-      iscsi_hba_handshake_out out{};
-      if (!args(&in, sizeof in)) {
-        out.error = ISCSI_HBA_E_BAD_ARGUMENT;
-        out.abi_version = ISCSI_HBA_ABI_VERSION;
-      } else if (attached) {
-        out.error = ISCSI_HBA_E_ALREADY_ATTACHED;
-        out.abi_version = ISCSI_HBA_ABI_VERSION;
-      } else {
-        hba.handshake(in, out, ch);
+      log_line("refused " + selector_name(sel) + " (" + error_name(ISCSI_HBA_E_BAD_ARGUMENT) + "): flags on a call");
+      reply(ISCSI_HBA_E_BAD_ARGUMENT, 0);
+      continue;
+    }
+    iscsi_hba::CallResult r = hba.call(sel, m.payload, m.header.length, out, sizeof out, ch);
+    if (r.error != ISCSI_HBA_OK) {
+      std::string detail;
+      if (sel == ISCSI_HBA_SEL_HANDSHAKE && m.header.length >= 8) {
+        uint32_t v;
+        memcpy(&v, m.payload + 4, 4);
+        char b[64];
+        snprintf(b, sizeof b, ": daemon ABI %u.%u, this HBA %u.%u", v >> 16, v & 0xffff, ISCSI_HBA_ABI_MAJOR, ISCSI_HBA_ABI_MINOR);
+        detail = b;
       }
-      if (out.error == ISCSI_HBA_OK && out.held_tasks)
-        log_line("daemon reattached: " + std::to_string(out.held_tasks) + " held task(s) re-issued");
-      if (out.error != ISCSI_HBA_OK) {
-        char v[64];
-        snprintf(v, sizeof v, "daemon ABI %u.%u, this HBA %u.%u", in.abi_version >> 16, in.abi_version & 0xffff,
-                 ISCSI_HBA_ABI_MAJOR, ISCSI_HBA_ABI_MINOR);
-        refused(out.error, v);
-      }
-      reply(int32_t(out.error), &out, sizeof out);
-      if (out.error == ISCSI_HBA_OK) {
-        attached = true;
-        log_line("daemon attached (epoch " + std::to_string(out.attach_epoch) + ")");
-      }
+      log_line("refused " + selector_name(sel) + " (" + error_name(r.error) + ")" + detail);
+    }
+    if (r.arm_notices) continue;                           // answered when the core has news
+    if (sel == ISCSI_HBA_SEL_COMPLETION_DOORBELL) continue;  // no answer, as on macOS
+    if (r.error != ISCSI_HBA_OK) {
+      reply(r.error, r.out_length);
+      continue;
+    }
+    if (sel == ISCSI_HBA_SEL_HANDSHAKE) {
+      attached = true;
+      iscsi_hba_handshake_out o;
+      memcpy(&o, out, sizeof o);
+      log_line("daemon attached (epoch " + std::to_string(o.attach_epoch) + ")" +
+               (o.held_tasks ? ", " + std::to_string(o.held_tasks) + " held task(s) re-issued" : ""));
+      reply(ISCSI_HBA_OK, r.out_length);
     } else if (sel == ISCSI_HBA_SEL_MAP_REGION) {
-      iscsi_hba_map_region_in in{};
-      iscsi_hba_map_region_out out{};
-      if (!args(&in, sizeof in)) out.error = ISCSI_HBA_E_BAD_ARGUMENT;
-      else hba.map_region(in, out);
-      if (out.error != ISCSI_HBA_OK) {
-        refused(out.error, "region " + std::to_string(in.region));
-        reply(int32_t(out.error), &out, sizeof out);
-      } else {
-        reply(ISCSI_HBA_OK, &out, sizeof out, shm[in.region]);
-      }
-    } else if (sel == ISCSI_HBA_SEL_HBA_INFO) {
-      iscsi_hba_info info{};
-      hba.hba_info(info);
-      reply(ISCSI_HBA_OK, &info, sizeof info);
-    } else if (!attached) {
-      refused(ISCSI_HBA_E_NOT_ATTACHED, "before a successful HANDSHAKE");
-      reply(ISCSI_HBA_E_NOT_ATTACHED);
-    } else if (sel == ISCSI_HBA_SEL_COMPLETION_DOORBELL) {
-      hba.doorbell();
-    } else if (sel == ISCSI_HBA_SEL_ARM_NOTICES) {
-      hba.arm();
+      uint32_t region;
+      memcpy(&region, m.payload, 4);
+      reply(ISCSI_HBA_OK, r.out_length, shm[region == ISCSI_HBA_REGION_CONTROL ? 0 : 1]);
     } else if (sel == ISCSI_HBA_SEL_CREATE_TARGET) {
-      iscsi_hba_create_target_in in{};
-      iscsi_hba_create_target_out out{};
-      if (!args(&in, sizeof in) || in.key[0] == 0 || in.key[ISCSI_HBA_TARGET_KEY_SIZE - 1] != 0) {
-        out.error = ISCSI_HBA_E_BAD_ARGUMENT;
-        refused(out.error, "the key must be 1..223 bytes, NUL-padded");
-        reply(int32_t(out.error), &out, sizeof out);
-        continue;
-      }
-      std::string key(reinterpret_cast<const char*>(in.key));
-      hba.create_target(in, out);
-      if (out.error != ISCSI_HBA_OK) {
-        refused(out.error, "key " + key);
-        reply(int32_t(out.error), &out, sizeof out);
-        continue;
-      }
+      iscsi_hba_create_target_out o;
+      memcpy(&o, out, sizeof o);
+      reply(ISCSI_HBA_OK, r.out_length);
       bool live;
       {
         std::lock_guard lock(targets.mu);
-        live = targets.exports.count(uint16_t(out.target_id)) != 0;
-        if (!live) targets.exports[uint16_t(out.target_id)];  // reserved while the probe runs
+        live = targets.exports.count(uint16_t(o.target_id)) != 0;
+        if (!live) targets.exports[uint16_t(o.target_id)];  // reserved while the probe runs
       }
-      reply(ISCSI_HBA_OK, &out, sizeof out);
       if (live) {
         // A daemon that comes back keeps its target: the SCSI stack keeps its disk, only the rings' peer changed.
-        log_line("target " + std::to_string(out.target_id) + " reattached (key " + key + ")");
+        log_line("target " + std::to_string(o.target_id) + " reattached");
         continue;
       }
       // The probe waits for the daemon's answers, which arrive on this thread: it runs on its own (as the dext must
       // call UserCreateTargetForID on its own queue).
-      std::thread(probe_and_export, std::ref(hba), std::ref(targets), nbd_dir, uint16_t(out.target_id)).detach();
+      std::thread(probe_and_export, std::ref(hba), std::ref(targets), nbd_dir, uint16_t(o.target_id)).detach();
     } else if (sel == ISCSI_HBA_SEL_DESTROY_TARGET) {
-      iscsi_hba_destroy_target_in in{};
+      uint32_t id;
+      memcpy(&id, m.payload, 4);
       std::vector<std::unique_ptr<NbdExport>> gone;
-      bool found = false;
-      if (args(&in, sizeof in) && in.target_id < ISCSI_HBA_MAX_TARGETS) {
+      {
         std::lock_guard lock(targets.mu);
-        auto it = targets.exports.find(uint16_t(in.target_id));
+        auto it = targets.exports.find(uint16_t(id));
         if (it != targets.exports.end()) {
-          found = true;
           gone = std::move(it->second);
           targets.exports.erase(it);
         }
       }
-      uint32_t error = found ? hba.destroy_target(in) : uint32_t(ISCSI_HBA_E_UNKNOWN_TARGET);
-      if (error != ISCSI_HBA_OK) {
-        refused(error, "target " + std::to_string(in.target_id));
-        reply(int32_t(error));
-        continue;
-      }
       gone.clear();
-      log_line("target " + std::to_string(in.target_id) + " destroyed");
-      reply(ISCSI_HBA_OK);
+      log_line("target " + std::to_string(id) + " destroyed");
+      reply(ISCSI_HBA_OK, r.out_length);
     } else {
-      refused(ISCSI_HBA_E_UNKNOWN_SELECTOR, "no such call");
-      reply(ISCSI_HBA_E_UNKNOWN_SELECTOR);
+      reply(ISCSI_HBA_OK, r.out_length);
     }
   }
   if (!err.empty()) log_line("daemon connection: " + err + "; closing");
