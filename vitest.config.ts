@@ -12,6 +12,8 @@ const INTEGRATION = [
   'test/test/fault-proxy-tgtd.test.ts',
   'test/test/test-target-conformance.test.ts',
   'test/test/test-target-main.test.ts',
+  // Builds and runs the HBA simulator (driver/sim) with fio and nbdinfo.
+  'test/integration/hba-sim.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
 ];

@@ -13,6 +13,10 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v make >/dev/null 2>&1 || missing+=(make)
+# The HBA simulator's test (test/integration/hba-sim.test.ts) drives its NBD exports with fio and libnbd's tools.
+command -v fio >/dev/null 2>&1 || missing+=(fio)
+command -v nbdinfo >/dev/null 2>&1 || missing+=(libnbd-bin)
+command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${missing[*]} (Debian packages the test suite runs against)"

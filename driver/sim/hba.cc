@@ -1,0 +1,159 @@
+#include "hba.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace sim {
+
+void log_line(const std::string& line) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  fprintf(stderr, "hba-sim: %s\n", line.c_str());
+  fflush(stderr);
+}
+
+std::string error_name(uint32_t e) {
+  static const char* names[] = {"OK", "VERSION_MISMATCH", "BAD_MAGIC", "BAD_ARGUMENT", "NOT_ATTACHED", "ALREADY_ATTACHED",
+                                "NO_TARGET_SLOTS", "UNKNOWN_TARGET", "UNKNOWN_TAG", "STALE_GENERATION",
+                                "DUPLICATE_COMPLETION", "BAD_LENGTH", "BAD_DESCRIPTOR", "RING_CORRUPT",
+                                "UNKNOWN_SELECTOR", "BUSY"};
+  return e < sizeof names / sizeof names[0] ? std::string("ISCSI_HBA_E_") + names[e] : std::to_string(e);
+}
+
+Hba::Hba(iscsi_hba_control* control, uint8_t* pool, const iscsi_hba::Config& config)
+    : core_(*this, control, pool, config), timer_([this] { timer_loop(); }) {}
+
+Hba::~Hba() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  timer_cv_.notify_all();
+  timer_.join();
+}
+
+// The core wants tick() at least every second and at its next deadline.
+void Hba::timer_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    uint64_t now = now_ms();
+    uint64_t next = std::min<uint64_t>(core_.next_deadline_ms(), now + 1000);
+    timer_cv_.wait_for(lock, std::chrono::milliseconds(next > now ? next - now : 0));
+    if (!stopping_) core_.tick(now_ms());
+  }
+}
+
+iscsi_hba::CallResult Hba::call(uint32_t selector, const void* in, size_t in_length, void* out, size_t out_capacity,
+                                const std::shared_ptr<Channel>& daemon) {
+  std::lock_guard lock(mu_);
+  bool handshake = selector == ISCSI_HBA_SEL_HANDSHAKE && !core_.daemon_attached();
+  if (handshake) {
+    // Before the core answers: the held tasks it re-issues at the handshake notify this daemon.
+    daemon_ = daemon;
+    armed_ = false;
+    pending_notices_ = 0;
+    said_no_daemon_ = false;
+  }
+  iscsi_hba::CallResult r = iscsi_hba::dispatch_call(core_, selector, in, in_length, out, out_capacity);
+  if (handshake && !core_.daemon_attached()) daemon_ = nullptr;
+  if (r.arm_notices) {
+    armed_ = true;
+    if (pending_notices_ != 0) send_notice_locked();
+  }
+  timer_cv_.notify_all();  // a handshake or a doorbell may move the core's deadlines
+  return r;
+}
+
+void Hba::detach() {
+  std::lock_guard lock(mu_);
+  core_.daemon_detached();
+  daemon_ = nullptr;
+  armed_ = false;
+  pending_notices_ = 0;
+  timer_cv_.notify_all();  // the hold deadline is new
+}
+
+void Hba::submit(Task task) {
+  std::lock_guard lock(mu_);
+  iscsi_hba::ScsiTask t;
+  t.handle = next_handle_++;
+  t.target_id = task.target;
+  t.lun = task.lun;
+  memcpy(t.cdb, task.cdb, task.cdb_len);
+  t.cdb_length = task.cdb_len;
+  t.direction = task.dir;
+  t.transfer_length = task.xfer_len;
+  if (!core_.daemon_attached() && !said_no_daemon_) {
+    said_no_daemon_ = true;
+    log_line("a task arrived while no daemon is attached: the core holds it (or fails it past the hold time)");
+  }
+  tasks_.emplace(t.handle, Pending{std::move(task), {}});
+  core_.submit(t);  // may complete it at once (refused): complete() erases it
+  timer_cv_.notify_all();  // a new task may have the earliest timeout
+}
+
+uint64_t Hba::now_ms() {
+  using namespace std::chrono;
+  return uint64_t(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+void Hba::send_notice_locked() {
+  if (daemon_ == nullptr) return;
+  iscsi_hba_notice n{pending_notices_, 0};
+  armed_ = false;
+  pending_notices_ = 0;
+  daemon_->send(ISCSI_HBA_SEL_ARM_NOTICES, kReply, ISCSI_HBA_OK, &n, sizeof n);
+}
+
+void Hba::notify_daemon(uint32_t kinds) {
+  pending_notices_ |= kinds;
+  if (armed_) send_notice_locked();
+}
+
+bool Hba::copy_to_pool(uint64_t handle, uint8_t* dst, uint32_t length) {
+  auto it = tasks_.find(handle);
+  if (it == tasks_.end() || it->second.task.out.size() < length) return false;
+  memcpy(dst, it->second.task.out.data(), length);
+  return true;
+}
+
+bool Hba::copy_from_pool(uint64_t handle, const uint8_t* src, uint32_t length) {
+  auto it = tasks_.find(handle);
+  if (it == tasks_.end()) return false;
+  it->second.in.assign(src, src + length);
+  return true;
+}
+
+void Hba::complete(uint64_t handle, const iscsi_hba::TaskResult& result) {
+  auto it = tasks_.find(handle);
+  if (it == tasks_.end()) {
+    log_line("core completed unknown handle " + std::to_string(handle));
+    return;
+  }
+  Pending p = std::move(it->second);
+  tasks_.erase(it);
+  TaskResult r;
+  r.failed = result.host != iscsi_hba::HostStatus::Ok;
+  r.response = result.service_response;
+  r.status = result.scsi_status;
+  r.flags = result.flags;
+  r.residual = result.residual;
+  r.sense_len = result.sense_length;
+  if (result.sense != nullptr) memcpy(r.sense, result.sense, std::min<size_t>(result.sense_length, sizeof r.sense));
+  if (p.task.dir == ISCSI_HBA_DIR_READ) {
+    r.data = p.in.data();
+    r.data_len = uint32_t(std::min<size_t>(result.data_length, p.in.size()));
+  }
+  // Under the lock: the callbacks only answer a socket or wake a waiter, and never call back into the HBA.
+  p.task.done(r);
+}
+
+void Hba::log(iscsi_hba::LogLevel level, uint32_t code, const char* message) {
+  static const char* levels[] = {"debug", "info", "warning", "error"};
+  std::string line = std::string("core ") + levels[static_cast<int>(level) & 3];
+  if (code != ISCSI_HBA_OK) line += " (" + error_name(code) + ")";
+  log_line(line + ": " + message);
+}
+
+}  // namespace sim

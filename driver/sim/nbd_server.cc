@@ -1,0 +1,301 @@
+#include "nbd_server.h"
+#include "platform.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace sim {
+
+namespace {
+
+// proto.md "Handshake": magics and flags.
+constexpr uint64_t kNbdMagic = 0x4e42444d41474943ull;  // "NBDMAGIC"
+constexpr uint64_t kIHaveOpt = 0x49484156454f5054ull;  // "IHAVEOPT"
+constexpr uint64_t kOptReplyMagic = 0x0003e889045565a9ull;
+constexpr uint16_t kFlagFixedNewstyle = 1 << 0, kFlagNoZeroes = 1 << 1;
+constexpr uint32_t kOptExportName = 1, kOptAbort = 2, kOptList = 3, kOptInfo = 6, kOptGo = 7;
+constexpr uint32_t kRepAck = 1, kRepServer = 2, kRepInfo = 3;
+constexpr uint32_t kRepErrUnsup = 0x80000001u, kRepErrInvalid = 0x80000003u;
+constexpr uint16_t kInfoExport = 0, kInfoBlockSize = 3;
+// proto.md "Transmission flags".
+constexpr uint16_t kHasFlags = 1 << 0, kReadOnly = 1 << 1, kSendFlush = 1 << 2, kSendTrim = 1 << 5;
+// proto.md "Request message" / "Simple reply message".
+constexpr uint32_t kRequestMagic = 0x25609513u, kSimpleReplyMagic = 0x67446698u;
+constexpr uint16_t kCmdRead = 0, kCmdWrite = 1, kCmdDisc = 2, kCmdFlush = 3, kCmdTrim = 4;
+constexpr uint32_t kEperm = 1, kEio = 5, kEinval = 22, kEnospc = 28;
+constexpr uint32_t kMaxOptionLength = 4096;
+
+void put16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
+void put32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = uint8_t(v >> (24 - 8 * i)); }
+void put64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = uint8_t(v >> (56 - 8 * i)); }
+uint16_t get16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+uint32_t get32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint64_t get64(const uint8_t* p) { return uint64_t(get32(p)) << 32 | get32(p + 4); }
+
+bool read_all(int fd, void* buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = read(fd, static_cast<char*>(buf) + got, len - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += size_t(n);
+  }
+  return true;
+}
+
+bool write_all(int fd, const void* buf, size_t len) {
+  size_t sent = 0;
+  while (sent < len) {
+    ssize_t n = send(fd, static_cast<const char*>(buf) + sent, len - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += size_t(n);
+  }
+  return true;
+}
+
+struct Conn {
+  int fd;
+  std::mutex write_mu;
+  std::mutex mu;
+  std::condition_variable idle;
+  unsigned in_flight = 0;
+  explicit Conn(int f) : fd(f) {}
+  ~Conn() { close(fd); }
+  void reply(uint64_t cookie, uint32_t error, const uint8_t* data = nullptr, uint32_t len = 0) {
+    uint8_t h[16];
+    put32(h, kSimpleReplyMagic);
+    put32(h + 4, error);
+    put64(h + 8, cookie);
+    std::lock_guard lock(write_mu);
+    if (write_all(fd, h, sizeof h) && data != nullptr && error == 0) write_all(fd, data, len);
+  }
+  void begin() { std::lock_guard lock(mu); in_flight++; }
+  void end() { std::lock_guard lock(mu); if (--in_flight == 0) idle.notify_all(); }
+  void wait_idle() { std::unique_lock lock(mu); idle.wait(lock, [&] { return in_flight == 0; }); }
+};
+
+bool option_reply(int fd, uint32_t option, uint32_t type, const uint8_t* data = nullptr, uint32_t len = 0) {
+  uint8_t h[20];
+  put64(h, kOptReplyMagic);
+  put32(h + 8, option);
+  put32(h + 12, type);
+  put32(h + 16, len);
+  return write_all(fd, h, sizeof h) && (len == 0 || write_all(fd, data, len));
+}
+
+// SCSI status -> NBD error (proto.md "Error values"): DATA PROTECT -> EPERM, ILLEGAL REQUEST -> EINVAL.
+uint32_t nbd_error(const TaskResult& r) {
+  if (r.failed || r.response != ISCSI_HBA_RESPONSE_COMPLETE) return kEio;
+  if (r.status == 0) return 0;
+  if (r.status == 0x02 && r.sense_len >= 3) {
+    uint8_t key = (r.sense[0] & 0x7f) >= 0x72 ? r.sense[1] & 0x0f : r.sense[2] & 0x0f;  // SPC-4 4.5.2 / 4.5.3
+    if (key == 0x07) return kEperm;
+    if (key == 0x05) return kEinval;
+    if (key == 0x0d) return kEnospc;
+  }
+  return kEio;
+}
+
+}  // namespace
+
+NbdExport::NbdExport(Hba& hba, uint16_t target, LunInfo lun, std::string socket_path)
+    : hba_(hba), target_(target), lun_(std::move(lun)), path_(std::move(socket_path)) {}
+
+NbdExport::~NbdExport() {
+  stopping_ = true;
+  if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  unlink(path_.c_str());
+}
+
+bool NbdExport::start(std::string& error) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path_.size() >= sizeof addr.sun_path) {
+    error = "socket path too long: " + path_;
+    return false;
+  }
+  memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  unlink(path_.c_str());
+  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 16) != 0) {
+    error = path_ + ": " + strerror(errno);
+    return false;
+  }
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return true;
+}
+
+void NbdExport::accept_loop() {
+  const uint32_t bs = lun_.block_size;
+  const uint64_t size = lun_.blocks * bs;
+  const uint16_t tflags = kHasFlags | kSendFlush | (lun_.unmap ? kSendTrim : 0) | (lun_.write_protected ? kReadOnly : 0);
+  for (;;) {
+    int fd = accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;
+    }
+    std::thread([this, fd, bs, size, tflags] {
+      auto conn = std::make_shared<Conn>(fd);
+      // proto.md "Fixed newstyle negotiation".
+      uint8_t hello[18];
+      put64(hello, kNbdMagic);
+      put64(hello + 8, kIHaveOpt);
+      put16(hello + 16, kFlagFixedNewstyle | kFlagNoZeroes);
+      uint8_t cflags[4];
+      if (!write_all(fd, hello, sizeof hello) || !read_all(fd, cflags, 4)) return;
+      if ((get32(cflags) & ~uint32_t(kFlagFixedNewstyle | kFlagNoZeroes)) != 0) {
+        log_line("nbd: client flags " + std::to_string(get32(cflags)) + " unknown; closing");
+        return;
+      }
+      bool no_zeroes = (get32(cflags) & kFlagNoZeroes) != 0;
+      bool transmission = false;
+      while (!transmission) {
+        uint8_t oh[16];
+        if (!read_all(fd, oh, sizeof oh)) return;
+        uint32_t opt = get32(oh + 8), len = get32(oh + 12);
+        if (get64(oh) != kIHaveOpt || len > kMaxOptionLength) {
+          log_line("nbd: bad option header; closing");
+          return;
+        }
+        std::vector<uint8_t> data(len);
+        if (len && !read_all(fd, data.data(), len)) return;
+        if (opt == kOptExportName) {
+          uint8_t r[10 + 124]{};
+          put64(r, size);
+          put16(r + 8, tflags);
+          if (!write_all(fd, r, no_zeroes ? 10 : sizeof r)) return;
+          transmission = true;
+        } else if (opt == kOptAbort) {
+          option_reply(fd, opt, kRepAck);
+          return;
+        } else if (opt == kOptList) {
+          uint8_t r[4]{};  // one export, the empty (default) name
+          if (!option_reply(fd, opt, kRepServer, r, 4) || !option_reply(fd, opt, kRepAck)) return;
+        } else if (opt == kOptInfo || opt == kOptGo) {
+          // proto.md NBD_OPT_INFO/GO: u32 name length, name, u16 count, u16 requests. Any name selects this LUN.
+          if (len < 6 || get32(data.data()) > len - 6 || 4 + get32(data.data()) + 2 + 2u * get16(data.data() + 4 + get32(data.data())) != len) {
+            if (!option_reply(fd, opt, kRepErrInvalid)) return;
+            continue;
+          }
+          uint8_t info[12];
+          put16(info, kInfoExport);
+          put64(info + 2, size);
+          put16(info + 10, tflags);
+          uint8_t blk[14];
+          put16(blk, kInfoBlockSize);
+          put32(blk + 2, bs);                // minimum: the logical block
+          put32(blk + 6, bs < 4096 ? 4096 : bs);  // preferred
+          put32(blk + 10, lun_.max_transfer);     // maximum payload: one pool slot, never split
+          if (!option_reply(fd, opt, kRepInfo, info, sizeof info) || !option_reply(fd, opt, kRepInfo, blk, sizeof blk) ||
+              !option_reply(fd, opt, kRepAck))
+            return;
+          transmission = opt == kOptGo;
+        } else {
+          // Structured replies, meta contexts, TLS: not offered (proto.md lets the client go on without them).
+          if (!option_reply(fd, opt, kRepErrUnsup)) return;
+        }
+      }
+      for (;;) {
+        uint8_t rq[28];
+        if (!read_all(fd, rq, sizeof rq)) break;
+        if (get32(rq) != kRequestMagic) {
+          log_line("nbd: bad request magic; closing");
+          break;
+        }
+        uint16_t type = get16(rq + 6);
+        uint64_t cookie = get64(rq + 8), offset = get64(rq + 16);
+        uint32_t length = get32(rq + 24);
+        std::vector<uint8_t> payload;
+        if (type == kCmdWrite) {
+          if (length > 32u << 20) {
+            log_line("nbd: write of " + std::to_string(length) + " bytes is beyond any sane payload; closing");
+            break;
+          }
+          payload.resize(length);
+          if (!read_all(fd, payload.data(), length)) break;
+        }
+        if (type == kCmdDisc) break;
+        bool in_range = offset <= size && length <= size - offset;
+        bool aligned = offset % bs == 0 && length % bs == 0;
+        uint64_t lba = offset / bs;
+        uint32_t blocks = length / bs;
+        Task t;
+        t.target = target_;
+        t.lun = lun_.lun;
+        if (type == kCmdRead || type == kCmdWrite) {
+          if (!in_range || !aligned || length == 0 || length > lun_.max_transfer) {
+            conn->reply(cookie, kEinval);
+            continue;
+          }
+          if (type == kCmdWrite && lun_.write_protected) {
+            conn->reply(cookie, kEperm);
+            continue;
+          }
+          // SBC-3 5.8 READ (16) / 5.40 WRITE (16): LBA at bytes 2..9, transfer length (blocks) at 10..13.
+          t.cdb[0] = type == kCmdRead ? 0x88 : 0x8a;
+          put64(t.cdb + 2, lba);
+          put32(t.cdb + 10, blocks);
+          t.cdb_len = 16;
+          t.dir = type == kCmdRead ? ISCSI_HBA_DIR_READ : ISCSI_HBA_DIR_WRITE;
+          t.xfer_len = length;
+          t.out = std::move(payload);
+        } else if (type == kCmdFlush) {
+          t.cdb[0] = 0x91;  // SBC-3 5.27 SYNCHRONIZE CACHE (16); LBA 0, 0 blocks = the whole medium
+          t.cdb_len = 16;
+        } else if (type == kCmdTrim) {
+          if (!in_range) {
+            conn->reply(cookie, kEinval);
+            continue;
+          }
+          // A trim is advisory: unmap only the whole blocks inside the range.
+          uint64_t first = (offset + bs - 1) / bs, end = (offset + length) / bs;
+          if (end <= first) {
+            conn->reply(cookie, 0);
+            continue;
+          }
+          // SBC-3 5.28 UNMAP: parameter list = 8-byte header + one 16-byte block descriptor.
+          payload.assign(24, 0);
+          put16(payload.data(), 22);
+          put16(payload.data() + 2, 16);
+          put64(payload.data() + 8, first);
+          put32(payload.data() + 16, uint32_t(std::min<uint64_t>(end - first, 0xffffffffu)));
+          t.cdb[0] = 0x42;
+          put16(t.cdb + 7, 24);
+          t.cdb_len = 10;
+          t.dir = ISCSI_HBA_DIR_WRITE;
+          t.xfer_len = 24;
+          t.out = std::move(payload);
+        } else {
+          conn->reply(cookie, kEinval);
+          continue;
+        }
+        conn->begin();
+        bool is_read = type == kCmdRead;
+        t.done = [conn, cookie, is_read, length](const TaskResult& r) {
+          uint32_t err = nbd_error(r);
+          // A short read cannot be told to an NBD client with simple replies: it is an I/O error.
+          if (err == 0 && is_read && r.data_len != length) err = kEio;
+          conn->reply(cookie, err, r.data, r.data_len);
+          conn->end();
+        };
+        hba_.submit(std::move(t));
+      }
+      // proto.md NBD_CMD_DISC: finish what is in flight, then close.
+      conn->wait_idle();
+    }).detach();
+  }
+}
+
+}  // namespace sim
