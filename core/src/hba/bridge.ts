@@ -131,7 +131,10 @@ export class HbaBridge {
 
   /** Reads every descriptor published so far and starts each; called on each notice (public for the daemon's startup). */
   serviceCommands(): void {
-    if (this.closed || this.reader.abandoned) return;
+    if (this.closed) return;
+    // Completions the ring had no room for go first: the driver has consumed some since (it only notifies after that).
+    if (this.outbox.length > 0) this.flush();
+    if (this.reader.abandoned) return;
     let batch;
     try {
       batch = this.reader.pending();
@@ -145,7 +148,7 @@ export class HbaBridge {
       if (isRefusal(command)) {
         this.report(new HbaRingError(`command refused (${hbaErrorName(command.error) ?? command.error}): ${command.reason}`));
         // A refused task whose tag is valid still ends, with the failure status, so the SCSI stack is not left waiting.
-        if (command.tag !== undefined && !this.tasks.has(command.tag)) {
+        if (command.tag !== undefined && !this.isLive(command.tag)) {
           this.complete({ op: HbaCplOp.TASK, tag: command.tag, generation: command.generation ?? 0, ...FAILURE, ...noData() });
         }
         continue;
@@ -156,6 +159,11 @@ export class HbaBridge {
     }
     // Everything is read (the CDBs copied, the data referenced in the pool, not the ring): the entries are free.
     batch.release();
+  }
+
+  private isLive(tag: number): boolean {
+    const task = this.tasks.get(tag);
+    return task !== undefined && !task.dropped;
   }
 
   private start(command: HbaScsiCommand): void {

@@ -41,6 +41,20 @@ describe('HBA tasks on a real session (issue 12: "While a session recovers, its 
     ]);
   });
 
+  it('the target\'s sense (RFC 7143 11.4.7.2: SenseLength, then the sense) reaches aux[tag].sense byte for byte', async () => {
+    const { hba, scene } = await setup();
+    const c = scene.connect();
+    hba.submit({ tag: 11, cdb: Buffer.alloc(6) });
+    hba.notify();
+    const sense = Buffer.from([0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x01, 0, 0, 0, 0]); // NOT READY, becoming ready
+    const data = Buffer.concat([Buffer.from([0, sense.length]), sense]);
+    c.respond(c.commands()[0]!, 2, data);
+    await settle();
+    const [done] = hba.completions();
+    expect(done).toMatchObject({ tag: 11, scsiStatus: 2, senseLength: 18 });
+    expect(done!.sense).toEqual(sense);
+  });
+
   it('a task held through a lost connection is re-issued on the next one and completes GOOD; nothing is answered meanwhile', async () => {
     const { hba, scene } = await setup();
     const c1 = scene.connect();

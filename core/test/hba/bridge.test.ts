@@ -162,6 +162,22 @@ describe('the rings: free-running indices, batches, wrap-around', () => {
     hba.notify();
     expect(session.calls).toHaveLength(64);
   });
+
+  it('"full when the difference is ISCSI_HBA_RING_ENTRIES": completions wait (no doorbell) and go out once the driver consumed', async () => {
+    const { hba, session, bridge } = await setup();
+    hba.submit({ tag: 0 });
+    hba.notify();
+    hba.fillCompletionRing();
+    session.calls[0]!.resolve(good());
+    await settle();
+    expect(bridge.backlog).toBe(1);
+    expect(hba.doorbells).toBe(0);
+    hba.drainCompletionRing();
+    hba.notify();
+    expect(bridge.backlog).toBe(0);
+    expect(hba.doorbells).toBe(1);
+    expect(hba.completions()).toEqual([expect.objectContaining({ tag: 0, scsiStatus: 0 })]);
+  });
 });
 
 describe('aborts and resets travel in the command ring', () => {

@@ -152,6 +152,16 @@ export class FakeHba implements HbaPlatform {
     return out;
   }
 
+  /** The driver is slow: the completion ring looks full (its consumer index a whole ring behind the producer). */
+  fillCompletionRing(): void {
+    Atomics.store(this.cpl, CONSUMER, (Atomics.load(this.cpl, PRODUCER) - C.RING_ENTRIES) >>> 0);
+  }
+
+  /** The driver catches up: it consumed everything (without reading it). */
+  drainCompletionRing(): void {
+    Atomics.store(this.cpl, CONSUMER, Atomics.load(this.cpl, PRODUCER));
+  }
+
   get completionProducer(): number {
     return Atomics.load(this.cpl, PRODUCER);
   }
