@@ -7,7 +7,7 @@ import type { ScsiRequest, ScsiResult } from '../session/scsi-task.js';
 import { HBA_CONSTANTS as C, HbaCmdOp, HbaCplOp, HbaDirection, HbaServiceResponse, hbaErrorName } from './abi.js';
 import { decodeCommand, encodeCompletion, isRefusal, type HbaCompletion, type HbaResetCommand, type HbaScsiCommand, type HbaTaskCompletion } from './descriptors.js';
 import type { HbaPlatform, HbaSession, HbaTargetHandle } from './platform.js';
-import { CommandRingReader, CompletionRingWriter, HbaRingError } from './rings.js';
+import { CommandRingReader, CompletionRingWriter, HbaProtocolError } from './rings.js';
 import { checkHbaTargetKey } from './target-key.js';
 
 /** I/O through one HBA target, for the daemon's session.stats. */
@@ -69,7 +69,7 @@ export class HbaBridge {
   ) {
     this.reader = new CommandRingReader(platform.control);
     this.writer = new CompletionRingWriter(platform.control);
-    if (platform.pool.byteLength < C.POOL_SIZE) throw new HbaRingError(`pool of ${platform.pool.byteLength} bytes, ${C.POOL_SIZE} expected`);
+    if (platform.pool.byteLength < C.POOL_SIZE) throw new HbaProtocolError(`pool of ${platform.pool.byteLength} bytes, ${C.POOL_SIZE} expected`);
     // One wake-up serves every descriptor published since the last one.
     this.stopNotices = platform.onNotice(() => this.serviceCommands());
   }
@@ -146,7 +146,7 @@ export class HbaBridge {
     for (const offset of batch.offsets) {
       const command = decodeCommand(control, pool, offset);
       if (isRefusal(command)) {
-        this.report(new HbaRingError(`command refused (${hbaErrorName(command.error) ?? command.error}): ${command.reason}`));
+        this.report(new HbaProtocolError(`command refused (${hbaErrorName(command.error) ?? command.error}): ${command.reason}`));
         // A refused task whose tag is valid still ends, with the failure status, so the SCSI stack is not left waiting.
         if (command.tag !== undefined && !this.isLive(command.tag)) {
           this.complete({ op: HbaCplOp.TASK, tag: command.tag, generation: command.generation ?? 0, ...FAILURE, ...noData() });
@@ -171,13 +171,13 @@ export class HbaBridge {
     const current = this.tasks.get(tag);
     if (current && !current.dropped) {
       // "tag: the task's slot": a tag in use cannot be published again until it is completed.
-      this.report(new HbaRingError(`tag ${tag} (generation ${generation}) published while generation ${current.generation} is in flight`));
+      this.report(new HbaProtocolError(`tag ${tag} (generation ${generation}) published while generation ${current.generation} is in flight`));
       return;
     }
     const target = this.targets.get(targetId);
     if (!target) {
       // "A daemon never receives a command for a target it has not created itself": refuse, but end the task.
-      this.report(new HbaRingError(`command for unknown target ${targetId} (tag ${tag})`));
+      this.report(new HbaProtocolError(`command for unknown target ${targetId} (tag ${tag})`));
       this.complete({ op: HbaCplOp.TASK, tag, generation, ...FAILURE, ...noData() });
       return;
     }
@@ -259,7 +259,7 @@ export class HbaBridge {
   /** ISCSI_HBA_CMD_RESET: drop the target's tasks (ABORT TASK each), stop touching their pool space, then RESET_DONE. */
   private async reset(command: HbaResetCommand): Promise<void> {
     const all = command.targetId === C.TARGET_ID_ALL;
-    if (!all && !this.targets.has(command.targetId)) this.report(new HbaRingError(`reset of unknown target ${command.targetId}`));
+    if (!all && !this.targets.has(command.targetId)) this.report(new HbaProtocolError(`reset of unknown target ${command.targetId}`));
     await this.dropTasks((t) => all || t.targetId === command.targetId);
     if (!this.closed) this.complete({ op: HbaCplOp.RESET_DONE, resetSeq: command.resetSeq });
   }

@@ -9,10 +9,13 @@ const RING = HBA_STRUCTS.cmd_ring.fields;
 const PRODUCER_WORD = RING.producer[0] / 4;
 const CONSUMER_WORD = RING.consumer[0] / 4;
 
-/** A ring the peer corrupted (an index moved backwards or past the ring): the header says stop using it. */
-export class HbaRingError extends IscsiError {
+/**
+ * What the HBA wrote breaks the ring protocol: a corrupt index (the ring is then abandoned until the next handshake) or
+ * a refused descriptor (that entry alone is skipped). The daemon logs it; it is never thrown out of a notice handler.
+ */
+export class HbaProtocolError extends IscsiError {
   constructor(message: string) {
-    super('ISCSI_HBA_PROTOCOL', message, { hint: 'the HBA ring is abandoned until the next handshake (ISCSI_HBA_E_RING_CORRUPT)' });
+    super('ISCSI_HBA_PROTOCOL', message, { hint: 'a driver and daemon of mismatched builds, or a driver bug: see the HBA log' });
   }
 }
 
@@ -23,7 +26,7 @@ function inUse(producer: number, consumer: number): number {
 
 /** Checks the control region is laid out as this build expects before any index is touched. */
 export function checkControlRegion(control: ArrayBuffer): void {
-  if (control.byteLength < C.CONTROL_SIZE) throw new HbaRingError(`control region of ${control.byteLength} bytes, ${C.CONTROL_SIZE} expected`);
+  if (control.byteLength < C.CONTROL_SIZE) throw new HbaProtocolError(`control region of ${control.byteLength} bytes, ${C.CONTROL_SIZE} expected`);
 }
 
 /**
@@ -47,16 +50,16 @@ export class CommandRingReader {
 
   /**
    * The byte offsets (in the control region) of the descriptors published since the last call, in order, and the index
-   * to release once they are read. Throws HbaRingError (and abandons the ring) on an impossible producer index.
+   * to release once they are read. Throws HbaProtocolError (and abandons the ring) on an impossible producer index.
    */
   pending(): { offsets: number[]; release: () => void } {
-    if (this.corrupt) throw new HbaRingError('the command ring was abandoned after a corrupt index');
+    if (this.corrupt) throw new HbaProtocolError('the command ring was abandoned after a corrupt index');
     const producer = Atomics.load(this.words, PRODUCER_WORD);
     const consumer = Atomics.load(this.words, CONSUMER_WORD); // our own index: nobody else writes it
     const count = inUse(producer, consumer);
     if (count > C.RING_ENTRIES) {
       this.corrupt = true;
-      throw new HbaRingError(`command ring producer ${producer} is ${count} entries ahead of consumer ${consumer} (at most ${C.RING_ENTRIES})`);
+      throw new HbaProtocolError(`command ring producer ${producer} is ${count} entries ahead of consumer ${consumer} (at most ${C.RING_ENTRIES})`);
     }
     const offsets: number[] = [];
     for (let i = 0; i < count; i++) offsets.push(this.base + (((consumer + i) >>> 0) & C.RING_MASK) * C.DESC_SIZE);
@@ -88,13 +91,13 @@ export class CompletionRingWriter {
    * then one store-release of the producer index publishes them all. Returns how many fit (the rest wait for space).
    */
   publish(count: number, write: (offset: number, i: number) => void): number {
-    if (this.corrupt) throw new HbaRingError('the completion ring was abandoned after a corrupt index');
+    if (this.corrupt) throw new HbaProtocolError('the completion ring was abandoned after a corrupt index');
     const producer = Atomics.load(this.words, PRODUCER_WORD); // ours
     const consumer = Atomics.load(this.words, CONSUMER_WORD);
     const used = inUse(producer, consumer);
     if (used > C.RING_ENTRIES) {
       this.corrupt = true;
-      throw new HbaRingError(`completion ring consumer ${consumer} is past producer ${producer}`);
+      throw new HbaProtocolError(`completion ring consumer ${consumer} is past producer ${producer}`);
     }
     const n = Math.min(count, C.RING_ENTRIES - used);
     for (let i = 0; i < n; i++) write(this.base + (((producer + i) >>> 0) & C.RING_MASK) * C.DESC_SIZE, i);

@@ -1,6 +1,7 @@
 // The bridge over fake regions: a tiny "HBA side" (fake-hba.ts) writes command descriptors as driver/core does and
 // reads the completions; the session is a hand-answered executor here, a real SessionCore in bridge-session.test.ts.
 // Each test quotes the rule of driver/include/iscsi_hba_abi.h (or issue 12) it checks.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HBA_CONSTANTS as C, HbaCmdOp, HbaCplFlag, HbaCplOp, HbaDirection, HbaServiceResponse } from '../../src/hba/abi.js';
 import { HbaBridge } from '../../src/hba/bridge.js';
@@ -147,6 +148,27 @@ describe('the rings: free-running indices, batches, wrap-around', () => {
     await settle();
     expect(hba.completionProducer).toBe(2);
     expect(hba.completions().map((c) => c.tag)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('property: from any start index, batches of any size are each served once, in order, and each answered once', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 0xffffffff }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 8 }), async (start, batches) => {
+        const { hba, session } = await setup({ startAt: start });
+        let tag = 0;
+        for (const size of batches) {
+          const first = tag;
+          for (let i = 0; i < size; i++) hba.submit({ tag: tag++ % C.MAX_TASKS, generation: tag });
+          hba.notify();
+          const served = session.calls.splice(0);
+          expect(served.map((c) => c.tag)).toEqual(Array.from({ length: size }, (_, i) => (first + i) % C.MAX_TASKS));
+          for (const c of served) c.resolve(good());
+          await settle();
+          expect(hba.completions().map((c) => c.generation)).toEqual(Array.from({ length: size }, (_, i) => first + i + 1));
+        }
+        expect(hba.commandConsumer).toBe((start + tag) >>> 0);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('one notice serves a batch ("One wake-up serves a batch of descriptors"), and one doorbell publishes a batch of completions', async () => {
