@@ -77,6 +77,8 @@ export type IscsiErrorCode =
   | 'ISCSI_NODE_NOT_FOUND'
   | 'ISCSI_SECRET_NOT_FOUND'
   | 'ISCSI_INTERNAL'
+  /** The HBA (dext or simulator) wrote something the ring protocol forbids: a bad index or descriptor. */
+  | 'ISCSI_HBA_PROTOCOL'
   // The daemon's files (node database, secret store, socket, lock)
   /** No space left (ENOSPC) or over quota (EDQUOT). */
   | 'ISCSI_STORAGE_FULL'

@@ -22,6 +22,8 @@ export interface ScsiResult {
   /** The bytes the target sent, a view of the read buffer. */
   readonly data: Buffer;
   readonly sense?: Sense | undefined;
+  /** The raw sense bytes (§11.4.7.2, without SenseLength), a view of the response's data, for whoever passes them on. */
+  readonly senseData?: Buffer | undefined;
   /** RFC 7143 §11.4.5: residual count with underflow (U) or overflow (O). */
   readonly residualCount: number;
   readonly underflow: boolean;
@@ -160,6 +162,7 @@ export class ScsiTask {
       status: pdu.status,
       data: this.readBuffer.subarray(0, this.received),
       sense,
+      senseData: sense === undefined ? undefined : pdu.data.subarray(2, 2 + pdu.data.readUInt16BE(0)),
       residualCount: pdu.residualCount,
       underflow: pdu.underflow,
       overflow: pdu.overflow,
