@@ -5,7 +5,7 @@
 // descriptors, data and completions cross between JS and the HBA.
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -286,5 +286,31 @@ describe.runIf(ready)('the addon over the HBA simulator', () => {
     expect(next.info.attachEpoch).toBeGreaterThan(0);
     next.close();
     expect(after).toBe(0);
+  });
+  it('a call the HBA never answers is bounded: ETIMEDOUT after callTimeoutMs (the simulator serves one daemon at a time)', async () => {
+    const first = await openHba({ socketPath: socket(), callTimeoutMs: CALL_TIMEOUT_MS });
+    try {
+      // The second connection waits in the listen backlog: its handshake gets no answer.
+      await expect(openHba({ socketPath: socket(), callTimeoutMs: 300 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    } finally {
+      first.close();
+    }
+  });
+
+  it('the HBA going away: onDisconnect with ECONNRESET, and calls reject with it', async () => {
+    const other = path.join(dir, 'other');
+    mkdirSync(other);
+    const second = new Proc(spawn(path.join(driver, 'build/sim/iscsi-hba-sim'), ['--socket', path.join(other, 'hba.sock'), '--nbd-dir', other], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    await second.waitFor(/listening on/);
+    const hba = await openHba({ socketPath: path.join(other, 'hba.sock'), callTimeoutMs: CALL_TIMEOUT_MS });
+    try {
+      const lost = new Promise<{ code: string }>((resolve) => hba.onDisconnect(resolve));
+      second.child.kill('SIGKILL');
+      await second.exited;
+      expect(await lost).toMatchObject({ code: 'ECONNRESET' });
+      await expect(hba.createTarget('iqn.2026-12.test:addon,3')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    } finally {
+      hba.close();
+    }
   });
 });
