@@ -14,6 +14,8 @@ const INTEGRATION = [
   'test/test/test-target-main.test.ts',
   // Builds and runs the HBA simulator (driver/sim) with fio and nbdinfo.
   'test/integration/hba-sim.test.ts',
+  // The addon's HBA connection (native/src/hba*.cc) against the simulator, with nbdinfo and nbdcopy.
+  'test/integration/hba-addon.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
 ];

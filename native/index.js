@@ -30,3 +30,105 @@ export function flock(fd, exclusive, nonBlocking) {
   if (!Number.isInteger(fd) || fd < 0) throw Object.assign(new TypeError('flock: fd must be a non-negative integer'), { code: 'EBADF' });
   return addon.flock(fd, exclusive === true, nonBlocking === true);
 }
+
+/**
+ * Opens the HBA: the simulator's Unix socket when `socketPath` is given (any POSIX system), else the dext's user
+ * client (macOS). Connects, handshakes (ABI version), maps both regions and reads the HBA's limits; rejects with an
+ * Error whose `code` is the header's iscsi_hba_error name (ISCSI_HBA_E_VERSION_MISMATCH, …; `status` its number,
+ * `peerAbiVersion` the driver's version) or an errno name (ENOENT, ECONNREFUSED, ETIMEDOUT, …).
+ */
+export async function openHba(options) {
+  if (addon === undefined) throw Object.assign(new Error('openHba: the native addon is not built (npm run build)'), { code: 'ENOSYS' });
+  const { socketPath, abiVersion, callTimeoutMs } = options ?? {};
+  if (!Number.isInteger(callTimeoutMs) || callTimeoutMs <= 0) throw Object.assign(new TypeError('openHba: callTimeoutMs must be a positive integer'), { code: 'ERR_INVALID_ARG_VALUE' });
+  if (socketPath !== undefined && (typeof socketPath !== 'string' || socketPath === '')) throw Object.assign(new TypeError('openHba: socketPath must be a non-empty string'), { code: 'ERR_INVALID_ARG_VALUE' });
+  const events = new HbaEvents();
+  const native = await addon.hbaOpen({ socketPath, abiVersion, callTimeoutMs }, (kinds, cmdProducer, error) => events.deliver(kinds, cmdProducer, error));
+  return new Hba(native, events);
+}
+
+/** Notices from the backend's thread, one call per batch; bits that come before a listener wait for the first one. */
+class HbaEvents {
+  noticeListeners = new Set();
+  disconnectListeners = new Set();
+  pendingKinds = 0;
+  pendingProducer = 0;
+  lost = undefined;
+  closed = false;
+
+  deliver(kinds, cmdProducer, error) {
+    if (this.closed) return;
+    if (error !== undefined && error !== null) {
+      this.lost = error;
+      for (const listener of this.disconnectListeners) listener(error);
+      return;
+    }
+    if (this.noticeListeners.size === 0) {
+      this.pendingKinds |= kinds;
+      this.pendingProducer = cmdProducer;
+      return;
+    }
+    for (const listener of this.noticeListeners) listener({ kinds, cmdProducer });
+  }
+}
+
+/** An open HBA connection (see index.d.ts). */
+class Hba {
+  #native;
+  #events;
+  constructor(native, events) {
+    this.#native = native;
+    this.#events = events;
+    this.info = Object.freeze(native.info);
+    this.control = native.control;
+    this.pool = native.pool;
+  }
+
+  get closed() {
+    return this.#events.closed;
+  }
+
+  // async: a bad argument rejects like every other failure instead of throwing.
+  async createTarget(key) {
+    return this.#native.createTarget(key);
+  }
+
+  async destroyTarget(targetId) {
+    return this.#native.destroyTarget(targetId);
+  }
+
+  doorbell() {
+    if (!this.#events.closed) this.#native.doorbell();
+  }
+
+  onNotice(listener) {
+    const events = this.#events;
+    events.noticeListeners.add(listener);
+    if (events.pendingKinds !== 0) {
+      const notice = { kinds: events.pendingKinds, cmdProducer: events.pendingProducer };
+      events.pendingKinds = 0;
+      queueMicrotask(() => {
+        if (!events.closed && events.noticeListeners.has(listener)) listener(notice);
+      });
+    }
+    return () => events.noticeListeners.delete(listener);
+  }
+
+  onDisconnect(listener) {
+    const events = this.#events;
+    events.disconnectListeners.add(listener);
+    if (events.lost !== undefined) {
+      const lost = events.lost;
+      queueMicrotask(() => {
+        if (!events.closed && events.disconnectListeners.has(listener)) listener(lost);
+      });
+    }
+    return () => events.disconnectListeners.delete(listener);
+  }
+
+  close() {
+    if (this.#events.closed) return;
+    this.#events.closed = true;
+    this.#native.close();
+  }
+}

@@ -44,10 +44,14 @@ static Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Flock(const Napi::CallbackInfo& info);  // flock.cc
+namespace hba {
+void InitHba(Napi::Env env, Napi::Object exports);  // hba.cc
+}
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("flock", Napi::Function::New(env, Flock));
+  hba::InitHba(env, exports);
   return exports;
 }
 

@@ -11,6 +11,7 @@ const PACKAGE: Readonly<Record<string, string>> = {
   fio: 'fio',
   nbdinfo: 'libnbd-bin',
   nbdfuse: 'libnbd-bin',
+  nbdcopy: 'libnbd-bin',
   gcc: 'gcc',
   'g++': 'g++',
   make: 'make',
