@@ -23,6 +23,7 @@ export const ExitCode = {
   DaemonNotConnected: 20,
   NoObjectsFound: 21,
   AuthFailed: 24,
+  Busy: 28,
 } as const;
 
 export function exitCodeFor(code: IscsiErrorCode | undefined): number {
@@ -43,6 +44,8 @@ export function exitCodeFor(code: IscsiErrorCode | undefined): number {
   if (code.startsWith('ISCSI_LOGIN_')) return ExitCode.FatalLogin;
   if (code === 'ISCSI_BAD_URL' || code === 'ISCSI_BAD_ARGUMENT') return ExitCode.InvalidArgument;
   if (code === 'ISCSI_LOGOUT_FAILED') return ExitCode.Logout;
+  // open-iscsi's ISCSI_ERR_BUSY: a device or resource in use (here a mounted volume on the session's LUNs).
+  if (code === 'ISCSI_VOLUME_BUSY') return ExitCode.Busy;
   if (code.startsWith('ISCSI_CONNECTION_') || code === 'ISCSI_HOST_NOT_FOUND' || code.startsWith('ISCSI_PDU_') || code.startsWith('ISCSI_TEXT_') || code.startsWith('ISCSI_NEGOTIATION_')) {
     return ExitCode.Transport;
   }
@@ -65,6 +68,7 @@ export const EXIT_CODES_HELP = [
   '20 iscsid is not running',
   '21 no records found (no such node, no stored secret)',
   '24 authentication failed',
+  '28 busy: a volume on the session\'s LUNs is in use',
 ]
   .map((line) => `  ${line}`)
   .join('\n');

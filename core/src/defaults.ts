@@ -42,6 +42,16 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
  */
 export const DEFAULT_MAX_RELOGINS_WITHOUT_PROGRESS = 5;
 
+/** The daemon's answers to the host (issue 12, macOS adapters: sleep and wake, network changes). */
+export const DEFAULT_HOST_EVENTS = Object.freeze({
+  /** Before sleep, in-flight I/O may finish this long; then sleep is allowed anyway (macOS waits 30 s at most). */
+  sleepQuiesceMs: 10_000,
+  /** Asleep at least this long, a connection is taken as dead (the target's own pings gave up): recover at once. */
+  wakeStaleAfterMs: 10_000,
+  /** Network path changes closer together than this are one change (an interface flapping, DHCP renewing). */
+  networkDebounceMs: 500,
+});
+
 /** BUSY / TASK SET FULL retries of a command (exponential backoff from 5 ms to 1 s). */
 export const DEFAULT_BUSY_RETRIES = 10;
 

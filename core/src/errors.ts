@@ -79,6 +79,8 @@ export type IscsiErrorCode =
   | 'ISCSI_INTERNAL'
   /** The HBA (dext or simulator) wrote something the ring protocol forbids: a bad index or descriptor. */
   | 'ISCSI_HBA_PROTOCOL'
+  /** A logout refused: a volume on the session's LUNs is mounted and would not unmount (in use); `force` ejects it. */
+  | 'ISCSI_VOLUME_BUSY'
   // The daemon's files (node database, secret store, socket, lock)
   /** No space left (ENOSPC) or over quota (EDQUOT). */
   | 'ISCSI_STORAGE_FULL'
@@ -252,6 +254,24 @@ export function storageErrorFrom(error: unknown, what: string, hint?: string): S
     ...(errno === undefined ? {} : { errno }),
     hint: full ? 'free some space on the file system that holds it (df), then try again' : (hint ?? 'check the file system and the daemon\'s log'),
   });
+}
+
+/** A logout refused because a volume on one of the session's LUNs is in use (issue 12: "a busy volume refuses the logout"). */
+export class VolumeBusyError extends IscsiError {
+  constructor(
+    /** The volume's mount point, and the BSD name of the disk it lives on. */
+    readonly mountPoint: string,
+    readonly bsdName: string,
+    /** Who refused the unmount, when the system said (DiskArbitration's dissenter string). */
+    readonly dissent?: string,
+  ) {
+    super('ISCSI_VOLUME_BUSY', `the volume mounted at ${mountPoint} (${bsdName}) is in use and would not unmount${dissent ? `: ${dissent}` : ''}`, {
+      hint: 'close what uses it (lsof +D <mount point>), or log out with --force to eject it anyway',
+    });
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), mountPoint: this.mountPoint, bsdName: this.bsdName };
+  }
 }
 
 export function isIscsiError(e: unknown): e is IscsiError {

@@ -277,6 +277,29 @@ export class IscsiSession implements ScsiCommandPath {
     if (!this.core.isClosed && !this.core.isConnected) this.core.end('failed', new TransportError('ISCSI_SESSION_CLOSED', 'recovery stopped while the connection was down'));
   }
 
+  /**
+   * Before the host sleeps (issue 12): NOP-Out pings stop (a ping unanswered across the sleep must not fail the
+   * connection), and what is in flight may finish, bounded by `timeoutMs`. New commands wait meanwhile.
+   */
+  async quiesce(timeoutMs: number): Promise<void> {
+    this.core.pauseKeepAlive();
+    await this.core.drained(timeoutMs);
+  }
+
+  /** After wake: pings start again, the first at the next tick, so a stale connection fails within noop_out_timeout. */
+  resumeKeepAlive(): void {
+    this.core.resumeKeepAlive(Date.now());
+  }
+
+  get keepAlivePaused(): boolean {
+    return this.core.keepAlivePaused;
+  }
+
+  /** A reconnect waiting out its backoff tries at once (the network came back); otherwise nothing. */
+  retryNow(): void {
+    this.wakeReconnect?.();
+  }
+
   /** Drops the connection as a failure would; the session recovers (tests, and the daemon when the host sleeps). */
   dropConnection(reason = 'connection dropped'): void {
     this.connection?.close(new TransportError('ISCSI_CONNECTION_FAILED', reason));

@@ -106,6 +106,7 @@ const ERROR_CODES: Record<IscsiErrorCode, true> = {
   ISCSI_SECRET_NOT_FOUND: true,
   ISCSI_INTERNAL: true,
   ISCSI_HBA_PROTOCOL: true,
+  ISCSI_VOLUME_BUSY: true,
   ISCSI_STORAGE_FULL: true,
   ISCSI_STORAGE_FAILED: true,
   ISCSI_STORAGE_UNSAFE: true,

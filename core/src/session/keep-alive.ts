@@ -8,6 +8,8 @@ export class KeepAlive {
   private seen = 0;
   private lastActivity = 0;
   private ping: { readonly itt: number; readonly deadline: number } | undefined;
+  /** The host is going to sleep (issue 12): no ping goes out and none times out until `resume`. */
+  private paused = false;
 
   constructor(
     readonly intervalMs: number,
@@ -36,12 +38,30 @@ export class KeepAlive {
     return this.ping?.itt;
   }
 
+  /** Stops pinging, and forgets a ping in flight: its answer may never come before the host sleeps. */
+  pause(): void {
+    this.paused = true;
+    this.ping = undefined;
+  }
+
+  /** Pings again, the first at the next tick: after a sleep the connection is checked at once, not an interval later. */
+  resume(now: number): void {
+    this.paused = false;
+    this.reset(now);
+    this.lastActivity = now - this.intervalMs;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /** What the tick at `now` must do: fail the connection (the ping went unanswered), send a ping, or nothing. */
   due(now: number): 'timeout' | 'ping' | undefined {
     if (this.received !== this.seen) {
       this.seen = this.received;
       this.lastActivity = now;
     }
+    if (this.paused) return undefined;
     if (this.ping) return now >= this.ping.deadline ? 'timeout' : undefined;
     return this.intervalMs > 0 && now - this.lastActivity >= this.intervalMs ? 'ping' : undefined;
   }

@@ -508,6 +508,21 @@ export class SessionCore {
     return result;
   }
 
+  /** Before the host sleeps (issue 12): no NOP-Out goes out and none times out until `resumeKeepAlive`. */
+  pauseKeepAlive(): void {
+    this.keepAlive.pause();
+  }
+
+  /** After wake: pings resume, the first at the next tick (it checks the connection at once). */
+  resumeKeepAlive(now: number): void {
+    this.now = now;
+    this.keepAlive.resume(now);
+  }
+
+  get keepAlivePaused(): boolean {
+    return this.keepAlive.isPaused;
+  }
+
   /**
    * Waits (at most `timeoutMs`, measured by `tick`) until no command is outstanding; new commands are not started
    * meanwhile. Resolves at once without a connection.

@@ -127,6 +127,26 @@ describe('timeouts, one error code each, driven by tick(now)', () => {
     expect(s.core.counters.timeouts).toBe(1);
   });
 
+  it('issue 12: before sleep the pings pause (a ping in flight is forgotten, none times out); after wake one goes out at once', () => {
+    const s = new Scene({ noopOutIntervalMs: 5000, noopOutTimeoutMs: 2000 });
+    const c = s.connect();
+    s.advance(5000);
+    expect(c.nopOuts()).toHaveLength(1); // a ping is in flight when the host goes to sleep
+    s.core.pauseKeepAlive();
+    expect(s.core.keepAlivePaused).toBe(true);
+    s.advance(60_000); // asleep: neither a timeout nor a new ping
+    expect(c.closed).toBeUndefined();
+    expect(c.nopOuts()).toHaveLength(1);
+    s.core.resumeKeepAlive(s.now);
+    expect(s.core.keepAlivePaused).toBe(false);
+    s.advance(0); // "after wake, check every connection": the first tick pings
+    expect(c.nopOuts()).toHaveLength(2);
+    s.advance(1999);
+    expect(c.closed).toBeUndefined();
+    s.advance(1); // a connection that died in the sleep fails within noop_out_timeout, and recovery starts
+    expect(c.closed?.error?.code).toBe('ISCSI_NOP_TIMEOUT');
+  });
+
   it('a target ping (§11.19: NOP-In with a TTT) is answered by a NOP-Out echoing TTT and data, ITT reserved', () => {
     const s = new Scene();
     const c = s.connect();
