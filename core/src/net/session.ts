@@ -291,6 +291,11 @@ export class IscsiSession implements ScsiCommandPath {
     this.core.resumeKeepAlive(Date.now());
   }
 
+  /** Whether a connection is up now (false while recovering). */
+  get isConnected(): boolean {
+    return this.core.isConnected;
+  }
+
   get keepAlivePaused(): boolean {
     return this.core.keepAlivePaused;
   }
