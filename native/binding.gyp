@@ -13,9 +13,12 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-fno-exceptions", "-std=gnu++20"],
       "conditions": [
+        ["OS!='mac'", {
+          "sources": ["src/host-events-none.cc"]
+        }],
         ["OS=='mac'", {
-          "sources": ["src/hba-iokit.cc"],
-          "libraries": ["-framework IOKit", "-framework CoreFoundation"],
+          "sources": ["src/hba-iokit.cc", "src/host-events-mac.cc"],
+          "libraries": ["-framework IOKit", "-framework CoreFoundation", "-framework DiskArbitration", "-framework Network"],
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++20",

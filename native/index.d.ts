@@ -74,3 +74,34 @@ export interface Hba {
 }
 
 export declare function openHba(options: HbaOpenOptions): Promise<Hba>;
+
+/**
+ * What the Mac tells iscsid (issue 12 item 4), as delivered by `watchHost`. The decisions are core/src/daemon/host's.
+ * disk-appeared: `ours` when the dext's controller is an ancestor; `targetId`/`lun` (the SCSI Parallel nub's
+ * properties) only on our whole disks; `wholeDisk` on a partition. disk-changed: the volume path changed (mounted:
+ * `mountPoint` set; unmounted: absent). will-sleep/can-sleep: answer with `allowPowerChange(notificationId)`.
+ */
+export type HostEvent =
+  | { readonly kind: 'disk-appeared'; readonly bsdName: string; readonly wholeDisk?: string; readonly ours: boolean; readonly targetId?: number; readonly lun?: number; readonly mountPoint?: string }
+  | { readonly kind: 'disk-changed'; readonly bsdName: string; readonly wholeDisk?: string; readonly mountPoint?: string }
+  | { readonly kind: 'disk-disappeared'; readonly bsdName: string }
+  | { readonly kind: 'will-sleep' | 'can-sleep'; readonly notificationId: number }
+  | { readonly kind: 'powered-on' }
+  | { readonly kind: 'network'; readonly status: 'satisfied' | 'unsatisfied' | 'requires-connection'; readonly interfaces: readonly string[] };
+
+/** A DADiskUnmount/DADiskEject answer: done, or a dissenter (`errno` EBUSY for kDAReturnBusy, EACCES, ENOENT, EIO). */
+export type HostDiskOutcome = { readonly ok: true } | { readonly ok: false; readonly errno: string; readonly dissent?: string };
+
+export interface HostWatch {
+  /** IOAllowPowerChange for a will-sleep or can-sleep notice. */
+  allowPowerChange(notificationId: number): void;
+  /** DADiskUnmount with kDADiskUnmountOptionWhole (and kDADiskUnmountOptionForce when `force`). */
+  unmountWhole(bsdName: string, options: { readonly force: boolean }): Promise<HostDiskOutcome>;
+  /** DADiskEject. */
+  eject(bsdName: string): Promise<HostDiskOutcome>;
+  /** Stops every watcher on their queue (no listener runs after it); pending disk operations settle with ERR_HOST_CLOSED. */
+  close(): void;
+}
+
+/** macOS only: elsewhere (and without a built addon) it throws an Error with code ENOSYS. */
+export declare function watchHost(listener: (event: HostEvent) => void): HostWatch;

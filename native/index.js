@@ -132,3 +132,48 @@ class Hba {
     this.#native.close();
   }
 }
+
+/**
+ * Watches the Mac's disks (DiskArbitration), sleep and wake (the root power domain) and network path (nw_path_monitor),
+ * one listener for all (see index.d.ts). Throws ENOSYS off macOS and when the addon is not built.
+ */
+export function watchHost(listener) {
+  if (addon === undefined) throw Object.assign(new Error('watchHost: the native addon is not built (npm run build)'), { code: 'ENOSYS' });
+  if (typeof listener !== 'function') throw Object.assign(new TypeError('watchHost: listener must be a function'), { code: 'ERR_INVALID_ARG_TYPE' });
+  const pending = new Map();
+  let nextRequest = 1;
+  let closed = false;
+  const native = addon.hostWatch((event) => {
+    if (closed) return;
+    if (event.kind === 'disk-op') {
+      const settle = pending.get(event.requestId);
+      pending.delete(event.requestId);
+      settle?.(event.ok ? { ok: true } : { ok: false, errno: event.errno, ...(event.dissent ? { dissent: event.dissent } : {}) });
+      return;
+    }
+    listener(event);
+  });
+  const diskOp = (bsdName, eject, force) => {
+    if (closed) return Promise.resolve({ ok: false, errno: 'ERR_HOST_CLOSED' });
+    if (typeof bsdName !== 'string' || !/^disk\d+(s\d+)?$/.test(bsdName)) return Promise.reject(Object.assign(new TypeError(`not a BSD disk name: ${String(bsdName)}`), { code: 'ERR_INVALID_ARG_VALUE' }));
+    const requestId = nextRequest++;
+    return new Promise((resolve) => {
+      pending.set(requestId, resolve);
+      native.diskOp(bsdName, eject, force, requestId);
+    });
+  };
+  return {
+    allowPowerChange: (notificationId) => {
+      if (!closed) native.allowPowerChange(notificationId);
+    },
+    unmountWhole: (bsdName, options) => diskOp(bsdName, false, options?.force === true),
+    eject: (bsdName) => diskOp(bsdName, true, false),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      native.close();
+      for (const settle of pending.values()) settle({ ok: false, errno: 'ERR_HOST_CLOSED' });
+      pending.clear();
+    },
+  };
+}

@@ -47,11 +47,15 @@ Napi::Value Flock(const Napi::CallbackInfo& info);  // flock.cc
 namespace hba {
 void InitHba(Napi::Env env, Napi::Object exports);  // hba.cc
 }
+namespace host {
+void InitHostEvents(Napi::Env env, Napi::Object exports);  // host-events-mac.cc, or host-events-none.cc off macOS
+}
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("flock", Napi::Function::New(env, Flock));
   hba::InitHba(env, exports);
+  host::InitHostEvents(env, exports);
   return exports;
 }
 

@@ -6,6 +6,7 @@ import type { PowerSession } from './power-policy.js';
 export type { DiskActions, DiskAddress, DiskEvent, NetworkPathEvent, PowerEvent, UnmountOutcome } from './host-events.js';
 export { VolumeTracker, unmountForLogout, type AttachedDisk, type LogoutPlan } from './volume-tracker.js';
 export { PowerPolicy, type PowerClock, type PowerPolicyOptions, type PowerSession } from './power-policy.js';
+export { routeHostEvent, type HostRouterTargets, type NativeHostEvent } from './host-router.js';
 export { NetworkPolicy, type NetworkPolicyOptions, type NetworkSession, type NetworkTimers } from './network-policy.js';
 
 /** iscsid's sessions are what the policies take: this fails to compile the day IscsiSession loses a hook they need. */

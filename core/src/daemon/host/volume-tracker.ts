@@ -56,6 +56,11 @@ export class VolumeTracker {
     }
   }
 
+  /** Whether this disk or partition was reported as one of the HBA's. */
+  knows(bsdName: string): boolean {
+    return this.disks.has(bsdName);
+  }
+
   /** The disks of an HBA target's LUNs with their mount points (partitions' volumes counted with their whole disk). */
   disksOf(targetId: number): AttachedDisk[] {
     const result: AttachedDisk[] = [];
