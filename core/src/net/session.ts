@@ -279,7 +279,8 @@ export class IscsiSession implements ScsiCommandPath {
 
   /**
    * Before the host sleeps (issue 12): NOP-Out pings stop (a ping unanswered across the sleep must not fail the
-   * connection), and what is in flight may finish, bounded by `timeoutMs`. New commands wait meanwhile.
+   * connection), and resolves once nothing is outstanding or after `timeoutMs` (measured by the session's tick).
+   * Commands are not held back meanwhile: the sleeping system stops issuing them itself.
    */
   async quiesce(timeoutMs: number): Promise<void> {
     this.core.pauseKeepAlive();
