@@ -5,9 +5,9 @@ import type { PowerSession } from './power-policy.js';
 
 export type { DiskActions, DiskAddress, DiskEvent, NetworkPathEvent, PowerEvent, UnmountOutcome } from './host-events.js';
 export { VolumeTracker, unmountForLogout, type AttachedDisk, type LogoutPlan } from './volume-tracker.js';
-export { PowerPolicy, type PowerClock, type PowerPolicyOptions, type PowerSession } from './power-policy.js';
+export { PowerPolicy, SYSTEM_POWER_CLOCK, type PowerClock, type PowerPolicyOptions, type PowerSession } from './power-policy.js';
 export { routeHostEvent, type HostRouterTargets, type NativeHostEvent } from './host-router.js';
-export { NetworkPolicy, type NetworkPolicyOptions, type NetworkSession, type NetworkTimers } from './network-policy.js';
+export { NetworkPolicy, SYSTEM_NETWORK_TIMERS, type NetworkPolicyOptions, type NetworkSession, type NetworkTimers } from './network-policy.js';
 
 /** iscsid's sessions are what the policies take: this fails to compile the day IscsiSession loses a hook they need. */
 export function hostSession(session: IscsiSession): PowerSession & NetworkSession {

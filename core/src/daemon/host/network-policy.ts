@@ -16,6 +16,12 @@ export interface NetworkTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/** iscsid's timers: a pending debounce never keeps the process alive on its own. */
+export const SYSTEM_NETWORK_TIMERS: NetworkTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export interface NetworkPolicyOptions {
   readonly sessions: () => Iterable<NetworkSession>;
   readonly timers: NetworkTimers;

@@ -18,6 +18,12 @@ export interface PowerClock {
   delay(ms: number): Promise<void>;
 }
 
+/** iscsid's clock: the quiesce bound's timer never keeps the process alive on its own. */
+export const SYSTEM_POWER_CLOCK: PowerClock = {
+  now: () => Date.now(),
+  delay: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()),
+};
+
 export interface PowerPolicyOptions {
   readonly sessions: () => Iterable<PowerSession>;
   readonly clock: PowerClock;

@@ -2,7 +2,7 @@
 // instead of waiting for a NOP-Out timeout"), with nw_path_monitor's updates made by hand and fake timers.
 import { describe, expect, it } from 'vitest';
 import type { NetworkPathEvent } from '../../../src/daemon/host/host-events.js';
-import { NetworkPolicy, type NetworkSession, type NetworkTimers } from '../../../src/daemon/host/network-policy.js';
+import { NetworkPolicy, SYSTEM_NETWORK_TIMERS, type NetworkSession, type NetworkTimers } from '../../../src/daemon/host/network-policy.js';
 
 class FakeTimers implements NetworkTimers {
   time = 0;
@@ -114,5 +114,15 @@ describe('NetworkPolicy', () => {
     expect(timers.pending).toBe(0);
     timers.advance(1000);
     expect(connected.calls).toEqual([]);
+  });
+});
+
+describe('SYSTEM_NETWORK_TIMERS (what iscsid passes)', () => {
+  it('runs a callback on a real (unref\'d) timer, and clearTimeout cancels it', async () => {
+    const fired: string[] = [];
+    const cancelled = SYSTEM_NETWORK_TIMERS.setTimeout(() => fired.push('cancelled'), 1);
+    SYSTEM_NETWORK_TIMERS.clearTimeout(cancelled);
+    await new Promise<void>((resolve) => SYSTEM_NETWORK_TIMERS.setTimeout(() => (fired.push('ran'), resolve()), 1));
+    expect(fired).toEqual(['ran']);
   });
 });
