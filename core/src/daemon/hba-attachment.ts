@@ -1,6 +1,6 @@
 // iscsid's side of the HBA (issue 12 item 3): attach to the dext or the simulator (starting one if none answers),
 // wrap it in the bridge, give each logged-in session its target, and name each LUN's disk.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ export class DaemonHba {
     readonly bridge: HbaBridge,
     private readonly nbdDir: string | undefined,
     /** The simulator this daemon started: stopped on a normal shutdown (a crashed daemon leaves it, as a dext stays). */
-    private readonly started: { kill(signal: NodeJS.Signals): boolean } | undefined,
+    private readonly started: ChildProcess | undefined,
   ) {}
 
   static async attach(options: HbaAttachOptions): Promise<DaemonHba | undefined> {
@@ -50,7 +50,7 @@ export class DaemonHba {
       const hba = await openHba({ callTimeoutMs: HBA_CALL_TIMEOUT_MS });
       return new DaemonHba(hba, DaemonHba.bridgeOver(hba, options.log), undefined, undefined);
     }
-    let started: { kill(signal: NodeJS.Signals): boolean } | undefined;
+    let started: ChildProcess | undefined;
     let hba: Hba;
     try {
       hba = await openHba({ socketPath: options.socketPath, callTimeoutMs: HBA_CALL_TIMEOUT_MS });
@@ -59,7 +59,12 @@ export class DaemonHba {
       const code = (e as { code?: string }).code;
       if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
       started = await startSimulator(options);
-      hba = await openHba({ socketPath: options.socketPath, callTimeoutMs: HBA_CALL_TIMEOUT_MS });
+      try {
+        hba = await openHba({ socketPath: options.socketPath, callTimeoutMs: HBA_CALL_TIMEOUT_MS });
+      } catch (error) {
+        started.kill('SIGKILL'); // the one it just started, which would serve nobody
+        throw error;
+      }
     }
     return new DaemonHba(hba, DaemonHba.bridgeOver(hba, options.log), options.nbdDir, started);
   }
@@ -98,11 +103,17 @@ export class DaemonHba {
     return waitUntil(dir, all, ms);
   }
 
-  /** A normal shutdown: the connection closes; a simulator this daemon started is stopped. */
-  close(): void {
+  /** A normal shutdown: the connection closes; a simulator this daemon started is stopped and waited for (bounded). */
+  async close(): Promise<void> {
     this.bridge.close();
     this.hba.close();
-    this.started?.kill('SIGTERM');
+    const child = this.started;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM'); // it removes its control socket and exits (driver/sim/main.cc)
+    const timer = setTimeout(() => child.kill('SIGKILL'), HBA_CALL_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -131,7 +142,7 @@ function waitUntil(dir: string, done: () => boolean, ms: number): Promise<boolea
  * Starts the simulator in a session of its own (so it outlives the daemon, as a dext does), its log in the state
  * folder, and waits for its "listening on" line there.
  */
-async function startSimulator(options: HbaAttachOptions): Promise<{ kill(signal: NodeJS.Signals): boolean }> {
+async function startSimulator(options: HbaAttachOptions): Promise<ChildProcess> {
   const binary = options.simBinary ?? process.env[HBA_SIM_ENV] ?? defaultSimBinary();
   if (!existsSync(binary)) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `no HBA simulator at ${binary}`, { hint: `build it with make -C driver sim, or name it with --hba-sim or $${HBA_SIM_ENV}` });
   mkdirSync(options.nbdDir, { recursive: true, mode: 0o700 });

@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     log.info({ signal, sessions: sessions.list().length }, 'logging out every session');
     clearInterval(statsTimer);
     const outcomes = await sessions.shutdown();
-    hba?.close();
+    await hba?.close();
     await server.close();
     log.info({ sessions: outcomes.length, dropped: outcomes.filter((o) => !o.clean).length }, 'iscsid stopped');
     process.exit(0);
