@@ -2,7 +2,9 @@
 // "Tests on Linux": "Log in → the LUN's NBD export appears in `session -P 3`. Run `fio --ioengine=nbd --rw=randrw`,
 // block sizes 4 KiB to 1 MiB, depth 32, `--verify=crc32c` ... no error"; and "log out, and it goes away cleanly".
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, watch } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +17,7 @@ import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 const run = promisify(execFile);
 const driver = path.resolve(import.meta.dirname, '../../driver');
 const ready = requireTool('make', 'fio', 'nbdinfo', 'tgtd');
+const filesystemTools = ready && requireTool('nbdfuse', 'fusermount3', 'losetup', 'mkfs.ext4', 'mount', 'umount') && process.getuid?.() === 0;
 const TARGET = 'iqn.2026-12.test.hba:disk';
 const LUN_BYTES = 64 << 20;
 
@@ -43,6 +46,49 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Resolves when `file` exists (fs.watch on its folder, no polling), or rejects after `ms`. */
+function appears(file: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(path.dirname(file));
+    const done = (error?: Error): void => (clearTimeout(timer), watcher.close(), error ? reject(error) : resolve());
+    const timer = setTimeout(() => done(new Error(`${file} did not appear within ${ms} ms`)), ms);
+    watcher.on('change', () => existsSync(file) && done());
+    if (existsSync(file)) done();
+  });
+}
+
+/**
+ * The NBD disk as a block device: nbdfuse shows it as a file, losetup makes that a loop device, and it is mounted at
+ * `mnt` (mkfs.ext4 first when `format`). Returns the undo, in reverse order.
+ */
+async function mountDisk(uri: string, mnt: string, format: boolean): Promise<() => Promise<void>> {
+  const fuseDir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-hba-fuse-'));
+  const pidFile = path.join(fuseDir, '..', `${path.basename(fuseDir)}.pid`);
+  const fuse = spawn('nbdfuse', ['-P', pidFile, path.join(fuseDir, 'disk'), uri], { stdio: 'ignore' });
+  const undo: Array<() => Promise<unknown>> = [
+    async () => {
+      await run('fusermount3', ['-u', fuseDir], { timeout: 20_000 }).catch(() => fuse.kill('SIGKILL'));
+      rmSync(pidFile, { force: true });
+      rmSync(fuseDir, { recursive: true, force: true });
+    },
+  ];
+  const undoAll = async () => {
+    for (const step of undo.reverse()) await step();
+  };
+  try {
+    await appears(pidFile, 20_000); // "when nbdfuse is ready to serve, write the nbdfuse process ID to the file"
+    const loop = (await run('losetup', ['--find', '--show', path.join(fuseDir, 'disk')], { timeout: 20_000 })).stdout.trim();
+    undo.push(() => run('losetup', ['-d', loop], { timeout: 20_000 }));
+    if (format) await run('mkfs.ext4', ['-q', '-F', loop], { timeout: 60_000 });
+    await run('mount', [loop, mnt], { timeout: 20_000 });
+    undo.push(() => run('umount', [mnt], { timeout: 60_000 }));
+    return undoAll;
+  } catch (error) {
+    await undoAll();
+    throw error;
   }
 }
 
@@ -147,6 +193,29 @@ describe.runIf(ready)('iscsid --hba simulator: a session becomes a disk', () => 
     expect(job?.write.io_bytes).toBeGreaterThan(0);
     expect(job?.read.io_bytes).toBeGreaterThan(0);
   }, 200_000);
+
+  it.runIf(filesystemTools)('a filesystem through the HBA: nbdfuse + losetup + mkfs.ext4 + mount; a file written, unmounted, mounted again and read back', async () => {
+    const mnt = mkdtempSync(path.join(os.tmpdir(), 'iscsid-hba-mnt-'));
+    try {
+      const data = randomBytes(3 << 20);
+      let unmount = await mountDisk(uri, mnt, true);
+      try {
+        writeFileSync(path.join(mnt, 'file.bin'), data);
+        await run('sync', [], { timeout: 30_000 });
+      } finally {
+        await unmount();
+      }
+      // A fresh nbdfuse and loop device: what is read comes from the LUN, through the HBA, not a page cache.
+      unmount = await mountDisk(uri, mnt, false);
+      try {
+        expect(readFileSync(path.join(mnt, 'file.bin')).equals(data)).toBe(true);
+      } finally {
+        await unmount();
+      }
+    } finally {
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('log out: the target is destroyed first and its export goes away', async () => {
     const socket = uri.slice(uri.indexOf('socket=') + 'socket='.length);
