@@ -16,6 +16,8 @@ const INTEGRATION = [
   'test/integration/hba-sim.test.ts',
   // The addon's HBA connection (native/src/hba*.cc) against the simulator, with nbdinfo and nbdcopy.
   'test/integration/hba-addon.test.ts',
+  // iscsid --hba simulator with tgtd: a session becomes an NBD disk (nbdinfo, fio).
+  'test/integration/iscsid-hba.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
 ];

@@ -112,6 +112,8 @@ describe('with a session', () => {
     // tgtd's LUN 0 is a controller (not a disk); the configured disk is LUN 1.
     expect(run.stdout).toMatch(/\t\tLun: 1\n\t\t\tVendor: IET\s+Model: VIRTUAL-DISK\s+Rev: \S+\n\t\t\tSerial: \S+\n/);
     expect(run.stdout).toContain(`Size: 32.0 MiB (${LUN_BYTES} bytes), block length 512`);
+    // Issue 12: an "Attached disk:" line per LUN; this daemon runs with no HBA (--hba none off macOS), so no disk.
+    expect(run.stdout).toContain('\t\t\tAttached disk: (none)\n');
   });
 
   it('-P 3 --json is the daemon\'s sessions.get result, with parameters and luns', async () => {
@@ -121,6 +123,7 @@ describe('with a session', () => {
     expect(s.parameters.MaxBurstLength).toBe('131072');
     expect(s.luns).toEqual([expect.objectContaining({ lun: 1, vendor: 'IET', product: 'VIRTUAL-DISK', blockLength: 512 })]);
     expect(String(s.luns[0].sizeBytes)).toBe(String(LUN_BYTES));
+    expect(s.luns[0].disk).toBeNull(); // issue 12: `disk` per LUN, null without an HBA
   });
 
   it('-r SID -s prints key: value statistics; --json is sessions.stats', async () => {

@@ -81,3 +81,6 @@ export const DEFAULT_RPC_LIMITS = Object.freeze({
   connectionsReservedForRoot: 16,
 });
 export type RpcLimits = { -readonly [K in keyof typeof DEFAULT_RPC_LIMITS]: number };
+
+/** An HBA call (handshake, map, create/destroy target) unanswered this long drops the connection (ETIMEDOUT). */
+export const HBA_CALL_TIMEOUT_MS = 10_000;

@@ -86,7 +86,7 @@ export function sessionTree(sessions: readonly (SessionInfo | SessionDetails)[],
   return lines;
 }
 
-/** One LUN: number, identity (SPC-4 INQUIRY), serial (VPD 0x80) and size (READ CAPACITY 16). */
+/** One LUN: number, identity (SPC-4 INQUIRY), serial (VPD 0x80), size (READ CAPACITY 16) and its disk through the HBA. */
 export function lunLines(lun: Lun, indent = ''): string[] {
   const size = BigInt(lun.sizeBytes);
   return [
@@ -94,6 +94,8 @@ export function lunLines(lun: Lun, indent = ''): string[] {
     `${indent}\tVendor: ${lun.vendor}  Model: ${lun.product}  Rev: ${lun.revision}`,
     `${indent}\tSerial: ${lun.serial ?? '(none)'}`,
     `${indent}\tSize: ${humanSize(size)} (${size} bytes), block length ${lun.blockLength}`,
+    // open-iscsi's "Attached scsi disk sdX": here the HBA's disk (the NBD URI under the simulator), if there is one.
+    `${indent}\tAttached disk: ${lun.disk ?? '(none)'}`,
   ];
 }
 

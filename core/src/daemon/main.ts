@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULT_SOCKET_PATH } from '../defaults.js';
+import { ArgumentError } from '../errors.js';
 import { IscsiError } from '../errors.js';
 import { defaultDaemonPaths, SOCKET_ENV, STATE_DIR_ENV } from '../platform-paths.js';
+import { DaemonHba, HBA_KINDS, type HbaKind } from './hba-attachment.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { NodeDatabase } from './node-db.js';
 import { socketPeerCredentials } from './peer-credentials.js';
@@ -32,6 +34,9 @@ async function main(): Promise<void> {
       group: { type: 'string' },
       'trust-socket-group': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
+      hba: { type: 'string' },
+      'hba-socket': { type: 'string' },
+      'hba-sim': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -62,6 +67,17 @@ async function main(): Promise<void> {
 
   // One daemon per state folder (instance-lock.ts): taken before anything in it is read or written, held until exit.
   acquireInstanceLock(stateDir);
+  // The HBA (issue 12): the dext by default on macOS, none elsewhere; the simulator's socket in the state folder.
+  const hbaKind = values.hba ?? (process.platform === 'darwin' ? 'dext' : 'none');
+  if (!HBA_KINDS.includes(hbaKind as HbaKind)) throw new ArgumentError('ISCSI_BAD_ARGUMENT', `--hba ${hbaKind}: expected ${HBA_KINDS.join(', ')}`);
+  const hbaLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => log[level](fields ?? {}, message);
+  const hba = await DaemonHba.attach({
+    kind: hbaKind as HbaKind,
+    socketPath: values['hba-socket'] ?? path.join(stateDir, 'hba.sock'),
+    nbdDir: path.join(stateDir, 'nbd'),
+    simBinary: values['hba-sim'],
+    log: hbaLog,
+  });
   const db = new NodeDatabase({ stateDir, log: (level, message, fields) => log[level](fields ?? {}, message) });
   const secrets = await openSecretStore({ stateDir: secretsDir });
   const server = new RpcServer({
@@ -83,12 +99,13 @@ async function main(): Promise<void> {
       server.notify('session.stateChanged', event);
     },
     lunsChanged: (event) => server.notify('session.lunsChanged', event),
+    hbaError: (event) => log.error(event, 'HBA target of a session'),
     ended: (o) => {
       const fields = { sid: o.sid, target: o.targetName, portal: o.portal, reason: o.reason };
       if (o.clean) log.info(fields, 'session logged out');
       else log.warn(fields, 'session dropped without a clean logout');
     },
-  });
+  }, hba);
 
   // session.stats to subscribers, every 2 s for each live session (docs/api.md).
   const statsTimer = setInterval(() => {
@@ -117,6 +134,7 @@ async function main(): Promise<void> {
     log.info({ signal, sessions: sessions.list().length }, 'logging out every session');
     clearInterval(statsTimer);
     const outcomes = await sessions.shutdown();
+    await hba?.close();
     await server.close();
     log.info({ sessions: outcomes.length, dropped: outcomes.filter((o) => !o.clean).length }, 'iscsid stopped');
     process.exit(0);
@@ -128,6 +146,7 @@ async function main(): Promise<void> {
 
   await server.listen(socketPath, values.group === undefined ? {} : { gid: Number(values.group) });
   log.info({ socket: socketPath, stateDir, initiator: db.initiator().name, secrets: secrets.backend }, 'iscsid listening');
+  if (hba) log.info({ hba: hbaKind }, 'HBA attached');
 
   // Nodes marked node.startup=automatic log in at start; a failure is logged, never fatal to the daemon.
   for (const node of db.list()) {

@@ -8,6 +8,8 @@ import { scanLuns } from '../scsi/lun-scan.js';
 import { isReportedLunsChanged } from '../scsi/sense-codes.js';
 import type { SessionState } from '../session/session-events.js';
 import { describeParameters } from '../text/negotiation.js';
+import { hbaTargetKey } from '../hba/target-key.js';
+import type { DaemonHba } from './hba-attachment.js';
 import type { NodeDatabase, NodeRecord } from './node-db.js';
 import type { NodeSessionSettings } from './node-settings.js';
 import { findSecret, type SecretStore } from './secrets.js';
@@ -22,6 +24,8 @@ interface Managed {
   /** The node's logout_timeout: the bound on this session's whole logout. */
   readonly logoutTimeoutMs: number;
   luns: LunInfo[];
+  /** Its HBA target, while attached (iscsid --hba). */
+  targetId?: number;
   /** The logout under way: a second caller waits for the same one. */
   ending?: Promise<LogoutOutcome>;
 }
@@ -47,6 +51,8 @@ export interface LogoutOutcome {
 export interface SessionManagerEvents {
   stateChanged(event: { sid: number; state: SessionState; reason: string }): void;
   lunsChanged(event: { sid: number; luns: LunInfo[] }): void;
+  /** The HBA could not attach or detach a session's target (the session itself goes on). */
+  hbaError?(event: { sid: number; error: string }): void;
   /** A session left the table: logged out, or dropped (the daemon logs it, naming the node). */
   ended?(outcome: LogoutOutcome): void;
 }
@@ -69,6 +75,8 @@ export class SessionManager {
     private readonly db: NodeDatabase,
     private readonly secrets: SecretStore,
     private readonly events: SessionManagerEvents,
+    /** The HBA (iscsid --hba dext|simulator): each logged-in session becomes a target there. */
+    private readonly hba?: DaemonHba,
   ) {}
 
   /**
@@ -100,6 +108,7 @@ export class SessionManager {
         throw new TransportError('ISCSI_SESSION_CLOSED', 'iscsid is stopping: the new session was logged out again');
       }
       await this.rescan(managed.sid).catch(() => {}); // a target with no LUN yet is still a session
+      if (this.hba) await this.attachDisks(managed, this.hba);
       return this.info(managed);
     } finally {
       settle(undefined);
@@ -210,8 +219,32 @@ export class SessionManager {
     return outcome;
   }
 
-  /** SYNCHRONIZE CACHE on every LUN, then Logout; resolves with why it was not clean, never rejects. */
+  /**
+   * The session's target in the HBA (issue 12: "each logged-in session gets a target in the HBA"), keyed by target name
+   * and portal group tag so a reconnect or a restarted daemon gets the same disk; then, bounded, its LUNs' disks.
+   * A failure leaves the session logged in without disks, and says so.
+   */
+  private async attachDisks(m: Managed, hba: DaemonHba): Promise<void> {
+    try {
+      m.targetId = await hba.attachSession(hbaTargetKey(m.node.targetName, m.node.portalGroupTag), m.session);
+      await hba.waitForDisks(m.targetId, m.luns.map((l) => l.lun));
+      m.luns = this.withDisks(m, m.luns);
+    } catch (e) {
+      this.events.hbaError?.({ sid: m.sid, error: e instanceof IscsiError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  private withDisks(m: Managed, luns: readonly LunInfo[]): LunInfo[] {
+    return luns.map((l) => ({ ...l, disk: m.targetId === undefined || !this.hba ? null : this.hba.disk(m.targetId, l.lun) }));
+  }
+
+  /** The HBA target goes first (its tasks aborted, the disk gone), then SYNCHRONIZE CACHE on every LUN, then Logout. */
   private async flushAndLogout(m: Managed): Promise<string> {
+    if (this.hba && m.targetId !== undefined) {
+      const targetId = m.targetId;
+      m.targetId = undefined;
+      await this.hba.detachSession(targetId).catch((e: unknown) => this.events.hbaError?.({ sid: m.sid, error: e instanceof Error ? e.message : String(e) }));
+    }
     if (m.session.state === 'logged-in') {
       for (const lun of m.luns) await flushLun(m.session, lun.lun).catch(() => {});
     }
@@ -230,7 +263,7 @@ export class SessionManager {
 
   get(sid: number): SessionDetails {
     const m = this.managed(sid);
-    return { ...this.info(m), parameters: describeParameters(m.session.parameters), counters: this.stats(sid), luns: m.luns };
+    return { ...this.info(m), parameters: describeParameters(m.session.parameters), counters: this.stats(sid), luns: this.withDisks(m, m.luns) };
   }
 
   stats(sid: number): SessionStats {
@@ -252,7 +285,7 @@ export class SessionManager {
   /** REPORT LUNS, then INQUIRY (+ serial) and READ CAPACITY 16 for each LUN (SPC-4, SBC-3). */
   async rescan(sid: number): Promise<LunInfo[]> {
     const m = this.managed(sid);
-    const luns: LunInfo[] = (await scanLuns(m.session)).map((l) => ({ ...l, sizeBytes: l.sizeBytes.toString() }));
+    const luns: LunInfo[] = this.withDisks(m, (await scanLuns(m.session)).map((l) => ({ ...l, sizeBytes: l.sizeBytes.toString(), disk: null })));
     const changed = JSON.stringify(luns) !== JSON.stringify(m.luns);
     m.luns = luns;
     if (changed) this.events.lunsChanged({ sid, luns });

@@ -62,6 +62,11 @@ export class HbaBridge {
   private flushScheduled = false;
   private readonly stopNotices: () => void;
   private closed = false;
+  /**
+   * CREATE_TARGET calls not yet answered here: the driver may publish the new target's first commands (its probe)
+   * before this side has read the answer, so the ring waits until it has, rather than fail them as for no target.
+   */
+  private creating = 0;
 
   constructor(
     private readonly platform: HbaPlatform,
@@ -77,7 +82,16 @@ export class HbaBridge {
   /** Gives a logged-in session its HBA target (the same ID as before for the same key), or a new session to its target. */
   async attachSession(key: string, session: HbaSession): Promise<HbaTargetHandle> {
     checkHbaTargetKey(key);
-    const handle = await this.platform.createTarget(key);
+    let handle: HbaTargetHandle;
+    this.creating++;
+    try {
+      handle = await this.platform.createTarget(key);
+    } catch (error) {
+      this.creating--;
+      this.serviceCommands(); // what waited for this answer
+      throw error;
+    }
+    this.creating--;
     const existing = this.targets.get(handle.targetId);
     if (existing) existing.unsubscribe();
     const target: Target = existing ?? { targetId: handle.targetId, key, session, unsubscribe: () => undefined, stats: newStats() };
@@ -132,6 +146,7 @@ export class HbaBridge {
   /** Reads every descriptor published so far and starts each; called on each notice (public for the daemon's startup). */
   serviceCommands(): void {
     if (this.closed) return;
+    if (this.creating > 0) return; // served when the target is known (attachSession calls this again)
     // Completions the ring had no room for go first: the driver has consumed some since (it only notifies after that).
     if (this.outbox.length > 0) this.flush();
     if (this.reader.abandoned) return;

@@ -157,7 +157,7 @@ interface MethodSpec {
 const NODE_FIELDS = fieldsOf<NodeRecord>()('targetName', 'portal', 'portalGroupTag', 'settings', 'discoveredAt', 'discoveredVia');
 const SESSION_FIELDS = fieldsOf<SessionInfo>()('sid', 'targetName', 'portal', 'portalGroupTag', 'state', 'reason', 'tsih', 'isid');
 const STATS_FIELDS = fieldsOf<SessionStats>()('sid', 'commands', 'bytesRead', 'bytesWritten', 'reconnects', 'retriedCommands', 'digestErrors', 'timeouts', 'at');
-const LUN_FIELDS = fieldsOf<LunInfo>()('lun', 'vendor', 'product', 'revision', 'serial', 'sizeBytes', 'blockLength');
+const LUN_FIELDS = fieldsOf<LunInfo>()('lun', 'vendor', 'product', 'revision', 'serial', 'sizeBytes', 'blockLength', 'disk');
 const SECRET_REF = { targetName: 'text', portal: 'string?', kind: 'kind' } as const;
 
 /** The named result types of docs/api.md (Types) and their fields. */

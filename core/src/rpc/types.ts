@@ -44,6 +44,8 @@ export interface LunInfo {
   /** Decimal string: a byte count can pass 2^53. */
   readonly sizeBytes: string;
   readonly blockLength: number;
+  /** The LUN's disk through the HBA (iscsid --hba): the NBD URI under the simulator; null when none is attached. */
+  readonly disk: string | null;
 }
 
 /** Cumulative since login, across reconnects; `at` is when it was taken (ISO 8601). */

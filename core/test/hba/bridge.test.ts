@@ -336,4 +336,42 @@ describe('targets: one per session, a stable key per node', () => {
     expect(hba.completions()).toEqual([]); // "the target's tasks are failed" by the driver on destroy
     expect(bridge.targetIds).toEqual([]);
   });
+
+  it('the new target\'s probe, published before CREATE_TARGET\'s answer is read, waits for it instead of failing as "unknown target"', async () => {
+    // The simulator (and the dext) probe a new target on their own thread as soon as they answer CREATE_TARGET: its
+    // notice can reach the daemon before the answer does. Seen with iscsid --hba simulator: the probe failed, no disk.
+    class ProbingHba extends FakeHba {
+      override async createTarget(key: string) {
+        const handle = await super.createTarget(key);
+        this.submit({ tag: 3, targetId: handle.targetId, cdb: Buffer.from([0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0]) });
+        this.notify();
+        return handle;
+      }
+    }
+    const hba = new ProbingHba();
+    const errors: IscsiError[] = [];
+    const bridge = new HbaBridge(hba, { onError: (e) => errors.push(e) });
+    const session = new FakeSession();
+    await bridge.attachSession(KEY, session);
+    expect(errors).toEqual([]);
+    expect(session.calls.map((c) => c.tag)).toEqual([3]);
+    expect(hba.completions()).toEqual([]); // not failed: with the session
+  });
+
+  it('a CREATE_TARGET that fails still lets the commands that waited for it be served', async () => {
+    class FailingHba extends FakeHba {
+      override async createTarget(): Promise<never> {
+        this.submit({ tag: 4, targetId: 9, cdb: read10(0, 0) });
+        this.notify();
+        throw new TransportError('ISCSI_HBA_PROTOCOL', 'refused');
+      }
+    }
+    const hba = new FailingHba();
+    const errors: IscsiError[] = [];
+    const bridge = new HbaBridge(hba, { onError: (e) => errors.push(e) });
+    await expect(bridge.attachSession(KEY, new FakeSession())).rejects.toMatchObject({ code: 'ISCSI_HBA_PROTOCOL' });
+    // No target 9 here: the command ends with the failure status rather than waiting for a notice that may never come.
+    expect(hba.completions()).toEqual([expect.objectContaining({ tag: 4, serviceResponse: HbaServiceResponse.TARGET_FAILURE })]);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/unknown target 9/)]);
+  });
 });
