@@ -47,7 +47,14 @@ export class DaemonHba {
     if (options.kind === 'none') return undefined;
     if (options.kind === 'dext') {
       if (process.platform !== 'darwin') throw new ArgumentError('ISCSI_BAD_ARGUMENT', `--hba dext needs macOS's driver extension; this is ${process.platform}`, { hint: 'use --hba simulator or --hba none' });
-      const hba = await openHba({ callTimeoutMs: HBA_CALL_TIMEOUT_MS });
+      // A Mac without the driver extension (not installed, or not yet approved) still runs sessions, without disks.
+      let hba: Hba;
+      try {
+        hba = await openHba({ callTimeoutMs: HBA_CALL_TIMEOUT_MS });
+      } catch (e) {
+        options.log('error', 'the driver extension is not available: sessions will have no disks', { code: (e as { code?: string }).code, error: String(e) });
+        return undefined;
+      }
       return new DaemonHba(hba, DaemonHba.bridgeOver(hba, options.log), undefined, undefined);
     }
     let started: ChildProcess | undefined;
