@@ -6,12 +6,13 @@
 // the HBA or completes the wrong task."
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot, requireTool } from '../src/require-tool.js';
+import { appears } from '../src/fs-wait.js';
 
 const run = promisify(execFile);
 const driver = path.resolve(import.meta.dirname, '../../driver');
@@ -19,17 +20,6 @@ const bin = path.join(driver, 'build/sim');
 const ready = requireTool('make', 'fio', 'nbdinfo');
 /** How long the core holds tasks for a daemon that went away (Config::hold_ms), short for the test. */
 const HOLD_MS = 1500;
-
-/** Resolves when `file` exists (fs.watch on its folder, no polling), or rejects after `ms`. */
-function appears(file: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const watcher = watch(path.dirname(file));
-    const done = (error?: Error): void => (clearTimeout(timer), watcher.close(), error ? reject(error) : resolve());
-    const timer = setTimeout(() => done(new Error(`${file} did not appear within ${ms} ms`)), ms);
-    watcher.on('change', () => existsSync(file) && done());
-    if (existsSync(file)) done();
-  });
-}
 
 /** A child whose output lines are kept, with a bounded wait for the first line matching a pattern. */
 class Proc {

@@ -13,6 +13,7 @@ import { runCli, type Run } from '../../cli/test/run-cli.js';
 import { iscsidCommand, startIscsid, type IscsidInstance } from '../src/iscsid.js';
 import { requireTool } from '../src/require-tool.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
+import { appears } from '../src/fs-wait.js';
 
 const run = promisify(execFile);
 const driver = path.resolve(import.meta.dirname, '../../driver');
@@ -47,17 +48,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Resolves when `file` exists (fs.watch on its folder, no polling), or rejects after `ms`. */
-function appears(file: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const watcher = watch(path.dirname(file));
-    const done = (error?: Error): void => (clearTimeout(timer), watcher.close(), error ? reject(error) : resolve());
-    const timer = setTimeout(() => done(new Error(`${file} did not appear within ${ms} ms`)), ms);
-    watcher.on('change', () => existsSync(file) && done());
-    if (existsSync(file)) done();
-  });
 }
 
 /**
