@@ -130,6 +130,12 @@ describe('a safe socket (issue 10: "Socket creation follows symlinks")', () => {
     const probe = path.join(here, 'fixtures', 'rpc-probe.cjs');
     const asNobody = JSON.parse(execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, probe, d.socket], { encoding: 'utf8', timeout: 10_000 }));
     expect(asNobody).toEqual({ connect: 'EACCES' });
+    // The child is strace, which a signal would only detach, leaving the daemon running: stop the daemon itself (its
+    // pid is in its lock file); strace -f exits with it.
+    const pid = Number(readFileSync(path.join(dir, 'state', 'iscsid.lock'), 'utf8').trim());
+    const traced = d.child.exitCode === null ? new Promise((resolve) => d.child.once('exit', resolve)) : Promise.resolve();
+    process.kill(pid, 'SIGTERM');
+    await traced;
     await d.stop({ keepDir: true });
   });
 });
