@@ -55,6 +55,7 @@ import {
   type TextPair,
   type TextRequest,
   type TextResponse,
+  encodeFixedSense,
 } from '@iscsi-initiator/core';
 
 /** What reaches a script after login. */
@@ -86,16 +87,8 @@ export class ScriptedTargetError extends Error {
   override readonly name = 'ScriptedTargetError';
 }
 
-/** SPC-4 §4.5.3 fixed-format sense data (18 bytes, current error): what SCSI Response and Async Message carry. */
-export function fixedSense(senseKey: number, asc: number, ascq: number): Buffer {
-  const sense = Buffer.alloc(18);
-  sense[0] = 0x70;
-  sense[2] = senseKey & 0x0f;
-  sense[7] = 10; // ADDITIONAL SENSE LENGTH: bytes 8..17
-  sense[12] = asc;
-  sense[13] = ascq;
-  return sense;
-}
+/** SPC-4 §4.5.3 fixed-format sense data (core's encoder): what SCSI Response and Async Message carry. */
+export const fixedSense = encodeFixedSense;
 
 /** §11.4.7.2: the data segment of a SCSI Response (and §11.9.4 of an Async Message) is SenseLength + sense data. */
 function senseSegment(sense: Buffer | undefined): Buffer {

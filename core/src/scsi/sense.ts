@@ -69,6 +69,17 @@ interface Mutable {
   ili: boolean;
 }
 
+/** SPC-4 §4.5.3 fixed-format sense data (18 bytes, current error): what a target's CHECK CONDITION carries. */
+export function encodeFixedSense(senseKey: number, asc: number, ascq: number): Buffer {
+  const sense = Buffer.alloc(18);
+  sense[0] = 0x70;
+  sense[2] = senseKey & 0x0f;
+  sense[7] = 10; // ADDITIONAL SENSE LENGTH: bytes 8..17
+  sense[12] = asc;
+  sense[13] = ascq;
+  return sense;
+}
+
 /** Decodes sense data. Throws ScsiError ISCSI_SCSI_BAD_DATA only when the bytes are not sense data at all. */
 export function decodeSense(buf: Buffer): Sense {
   if (!Buffer.isBuffer(buf) || buf.length === 0) throw badData('empty sense data');

@@ -8,7 +8,7 @@ import { HbaBridge } from '../../src/hba/bridge.js';
 import { hbaTargetKey } from '../../src/hba/target-key.js';
 import type { IscsiError } from '../../src/errors.js';
 import { TransportError } from '../../src/errors.js';
-import { decodeSense } from '../../src/scsi/sense.js';
+import { decodeSense, encodeFixedSense } from '../../src/scsi/sense.js';
 import { FakeHba, FakeSession, good, settle } from './fake-hba.js';
 
 const KEY = 'iqn.2026-12.test:disk,1';
@@ -28,16 +28,7 @@ function write10(lba: number, blocks: number): Buffer {
   return cdb;
 }
 
-/** Fixed-format sense (SPC-4 4.5.3): key, ASC, ASCQ. */
-function fixedSense(key: number, asc: number, ascq: number): Buffer {
-  const s = Buffer.alloc(18);
-  s[0] = 0x70;
-  s[2] = key;
-  s[7] = 10;
-  s[12] = asc;
-  s[13] = ascq;
-  return s;
-}
+const fixedSense = encodeFixedSense;
 
 async function setup(options: { startAt?: number } = {}) {
   const hba = new FakeHba();

@@ -5,6 +5,7 @@ import { ProtocolError, ScsiError } from '../../src/errors.js';
 import { Opcode, RESERVED_TAG, type DataIn, type DataOut, type R2T, type ScsiResponse } from '../../src/pdu/types.js';
 import { encodeLun } from '../../src/scsi/lun.js';
 import { ScsiTask, type TransferLimits } from '../../src/session/scsi-task.js';
+import { encodeFixedSense } from '../../src/scsi/sense.js';
 
 const ITT = 0x1234;
 const CMD_SN = 77;
@@ -45,16 +46,7 @@ function response(over: Partial<ScsiResponse> = {}): ScsiResponse {
   };
 }
 
-/** SPC-4 §4.5.3 fixed-format sense: 18 bytes, ADDITIONAL SENSE LENGTH 10. */
-function fixedSense(key: number, asc: number, ascq: number): Buffer {
-  const s = Buffer.alloc(18);
-  s[0] = 0x70;
-  s[2] = key;
-  s[7] = 10;
-  s[12] = asc;
-  s[13] = ascq;
-  return s;
-}
+const fixedSense = encodeFixedSense;
 
 /** A view of `whole` starting at `offset`: same memory, not a copy. */
 function expectViewOf(view: Buffer, whole: Buffer, offset: number): void {
