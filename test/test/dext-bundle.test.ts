@@ -165,7 +165,7 @@ describe('driver/dext entitlements (issue 11, item 3)', () => {
   });
 
   it('the host app: system-extension.install, and the project signs each target with its file', () => {
-    expect(dict(parsePlist(read('HostApp/HostApp.entitlements')))['com.apple.developer.system-extension.install']).toBe(true);
+    expect(dict(parsePlist(readFileSync(path.join(root, 'installer/macos/HostApp/HostApp.entitlements'), 'utf8')))['com.apple.developer.system-extension.install']).toBe(true);
     const project = read('project.yml');
     expect(project).toMatch(/type: driver-extension/);
     expect(project).toMatch(/CODE_SIGN_ENTITLEMENTS: IscsiHbaDriver\.entitlements/);

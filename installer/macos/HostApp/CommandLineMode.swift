@@ -1,0 +1,35 @@
+// "iSCSI Initiator" --activate | --deactivate | --status: one request, its outcome on stdout, no window.
+// Exit status: 0 done, 1 failed, 2 usage, 3 waiting for the user's approval (--activate).
+import Foundation
+
+enum CommandLineMode {
+    static func run(_ verb: String) -> Int32 {
+        let kind: ExtensionManager.RequestKind
+        switch verb {
+        case "--activate": kind = .activate
+        case "--deactivate": kind = .deactivate
+        case "--status": kind = .properties
+        default:
+            FileHandle.standardError.write(Data("usage: \"iSCSI Initiator\" [--activate | --deactivate | --status]\n".utf8))
+            return 2
+        }
+        let manager = ExtensionManager()
+        manager.followActivationWithProperties = false
+        var status: Int32 = 1
+        manager.onSettled = { _, state in
+            print(state.summary)
+            if case .failed = state { status = 1 } else { status = 0 }
+            CFRunLoopStop(CFRunLoopGetMain())
+        }
+        manager.onNeedsApproval = {
+            print(ExtensionState.waitingForApproval.summary)
+            print(ExtensionState.approvalSteps)
+            status = 3
+            CFRunLoopStop(CFRunLoopGetMain())
+        }
+        manager.submit(kind)
+        // The delegate is called on the main queue, which this run loop drains.
+        CFRunLoopRun()
+        return status
+    }
+}

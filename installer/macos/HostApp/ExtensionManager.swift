@@ -1,0 +1,85 @@
+// The requests to sysextd (OSSystemExtensionRequest) and their answers (OSSystemExtensionRequestDelegate).
+import Foundation
+import SystemExtensions
+
+final class ExtensionManager: NSObject, ObservableObject, OSSystemExtensionRequestDelegate {
+    /// The dext's CFBundleIdentifier (driver/dext/Info.plist): prefixed by this app's, as system extensions must be.
+    static let driverIdentifier = "io.github.iscsi-initiator.driver"
+
+    enum RequestKind { case activate, deactivate, properties }
+
+    @Published private(set) var state: ExtensionState = .checking
+    /// Called when a request has ended, with the state it ended in.
+    var onSettled: ((RequestKind, ExtensionState) -> Void)?
+    /// Called when an activation waits for the user (the request itself goes on until they approve).
+    var onNeedsApproval: (() -> Void)?
+    /// After an activation, ask for the properties too (the version active now): the window does, the CLI does not.
+    var followActivationWithProperties = true
+
+    private var pending: [ObjectIdentifier: RequestKind] = [:]
+
+    func submit(_ kind: RequestKind) {
+        let id = Self.driverIdentifier
+        let request: OSSystemExtensionRequest
+        switch kind {
+        case .activate: request = .activationRequest(forExtensionWithIdentifier: id, queue: .main)
+        case .deactivate: request = .deactivationRequest(forExtensionWithIdentifier: id, queue: .main)
+        case .properties: request = .propertiesRequest(forExtensionWithIdentifier: id, queue: .main)
+        }
+        pending[ObjectIdentifier(request)] = kind
+        request.delegate = self
+        OSSystemExtensionManager.shared.submitRequest(request)
+    }
+
+    private func settle(_ request: OSSystemExtensionRequest, _ newState: ExtensionState) {
+        let kind = pending.removeValue(forKey: ObjectIdentifier(request)) ?? .properties
+        state = newState
+        onSettled?(kind, newState)
+        if kind == .activate, case .active = newState, followActivationWithProperties { submit(.properties) }
+    }
+
+    // MARK: OSSystemExtensionRequestDelegate
+
+    func request(_ request: OSSystemExtensionRequest,
+                 actionForReplacingExtension existing: OSSystemExtensionProperties,
+                 withExtension ext: OSSystemExtensionProperties) -> OSSystemExtensionRequest.ReplacementAction {
+        // An upgrade put a newer app in place: its dext (another CFBundleVersion, docs/macos.md) replaces the old one.
+        return .replace
+    }
+
+    func requestNeedsUserApproval(_ request: OSSystemExtensionRequest) {
+        state = .waitingForApproval
+        if pending[ObjectIdentifier(request)] == .activate { onNeedsApproval?() }
+    }
+
+    func request(_ request: OSSystemExtensionRequest, didFinishWithResult result: OSSystemExtensionRequest.Result) {
+        switch result {
+        case .completed:
+            settle(request, pending[ObjectIdentifier(request)] == .deactivate ? .deactivated : .active(version: nil))
+        case .willCompleteAfterReboot:
+            settle(request, .needsRestart)
+        @unknown default:
+            settle(request, .failed("unexpected result \(result.rawValue)"))
+        }
+    }
+
+    func request(_ request: OSSystemExtensionRequest, didFailWithError error: Error) {
+        // Deactivating what is not installed is done already (a second uninstall, an extension never approved).
+        if pending[ObjectIdentifier(request)] == .deactivate, (error as? OSSystemExtensionError)?.code == .extensionNotFound {
+            settle(request, .notInstalled)
+            return
+        }
+        settle(request, .failed(error.localizedDescription))
+    }
+
+    func request(_ request: OSSystemExtensionRequest, foundProperties properties: [OSSystemExtensionProperties]) {
+        // Several versions may be listed during a replacement: the enabled one is what runs.
+        if let enabled = properties.first(where: { $0.isEnabled && !$0.isUninstalling }) {
+            settle(request, .active(version: "\(enabled.bundleShortVersion) (\(enabled.bundleVersion))"))
+        } else if properties.contains(where: { $0.isAwaitingUserApproval }) {
+            settle(request, .waitingForApproval)
+        } else {
+            settle(request, .notInstalled)
+        }
+    }
+}
