@@ -37,7 +37,7 @@ work="$repo/installer/build/pkg"
 rm -rf "$work"
 mkdir -p "$work/scripts" "$(dirname "$out")"
 
-"$here/stage-payload.sh" "${stage_args[@]}" --out "$work/root"
+"$here/stage-payload.sh" ${stage_args[@]+"${stage_args[@]}"} --out "$work/root"
 ROOT="$work/root"
 
 # Sign from the inside out: the addon and iscsiadm, then iscsid.app (its main executable, with the profile), then the

@@ -29,7 +29,7 @@ if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then die "installing into / needs root
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-initiator-stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-"$here/stage-payload.sh" "${stage_args[@]}" --out "$stage/root" >/dev/null
+"$here/stage-payload.sh" ${stage_args[@]+"${stage_args[@]}"} --out "$stage/root" >/dev/null
 
 stop_daemon
 # Each payload entry replaces the old one whole, so nothing of an older bundle lingers inside the new one.

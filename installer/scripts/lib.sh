@@ -2,6 +2,8 @@
 # What the install, upgrade and pkg scripts share: where each file goes (docs/install.md, "Where everything lives",
 # is the list a test compares with what these scripts place) and how the daemon is stopped and started.
 # Sourced, never run. uninstall.sh does not source it: it is installed on its own and must work from there.
+# Written for macOS's /bin/bash 3.2 too (the pkg's scripts run under it): an array that may be empty is expanded as
+# ${a[@]+"${a[@]}"}, since 3.2 calls "${a[@]}" of an empty array unbound under set -u.
 
 LABEL=io.github.iscsi-initiator.iscsid
 # Paths relative to the root; the state, secrets and log folders are core/src/platform-paths.ts's for darwin.

@@ -20,4 +20,4 @@ while [ $# -gt 0 ]; do
 done
 set_root "$root" 1
 [ -f "$(at "$LAUNCHD_PLIST")" ] || die "nothing to upgrade: $(at "$LAUNCHD_PLIST") is missing (use install.sh)"
-exec "$here/install.sh" "${args[@]}"
+exec "$here/install.sh" ${args[@]+"${args[@]}"}

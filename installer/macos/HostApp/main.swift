@@ -5,6 +5,7 @@
 // Without arguments: a small window. With one, no window (uninstall.sh runs --deactivate as the console user):
 //   "iSCSI Initiator" --activate | --deactivate | --status
 import Foundation
+import SwiftUI // App.main(), IscsiInitiatorApp's entry point
 
 if let verb = CommandLine.arguments.dropFirst().first, verb.hasPrefix("--") {
     exit(CommandLineMode.run(verb))
