@@ -86,7 +86,13 @@ start_daemon() {
   plist=$(at "$LAUNCHD_PLIST")
   # A service disabled once stays disabled across bootstraps: enable it first.
   launchctl_or_say enable "system/$LABEL"
-  launchctl_or_say bootstrap system "$plist"
+  if [ "$USE_LAUNCHCTL" != 1 ]; then
+    say "skipped (no launchctl): launchctl bootstrap system $plist"
+  elif ! launchctl bootstrap system "$plist"; then
+    # Still loaded (a bootout that failed): restart it in place, so the new binary runs all the same.
+    warn "launchctl bootstrap failed; restarting the loaded service instead"
+    launchctl kickstart -k "system/$LABEL"
+  fi
 }
 
 # Folders iscsid writes to that the payload does not hold: the log folder. The state folder (which the payload
