@@ -326,7 +326,7 @@ export async function diskDemo({ root, portal, targetName, lun, mode, step }) {
     // The LUN part of the view (the negotiated parameters were shown above).
     const shown = p3.stdout.split('\n');
     const from = shown.findIndex((l) => l.includes('Attached SCSI devices'));
-    console.log((from < 0 ? shown : shown.slice(from)).join('\n').trimEnd());
+    console.log((from < 0 ? shown : ['\t\t… (the session, its timeouts and negotiated parameters)', ...shown.slice(from)]).join('\n').trimEnd());
     const sessions = JSON.parse((await iscsiadm(['session', '-P', '3', '--json'], { capture: true, quiet: true })).stdout);
     const info = sessions.flatMap((s) => s.luns).find((l) => l.lun === lun);
     const disk = info?.disk;
