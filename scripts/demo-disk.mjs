@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, existsSync, watch } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -192,7 +192,8 @@ async function mountDisk(dir, uri, mnt, { format, readOnly }) {
   const loop = (await exec('losetup', ['--find', '--show', ...(readOnly ? ['--read-only'] : []), fuse.file], { capture: true, timeoutMs: 20_000 })).stdout.trim();
   console.log(loop);
   const detach = cleanups.add('losetup', () => exec('losetup', ['-d', loop], { quiet: true, cleanup: true, timeoutMs: 20_000 }));
-  if (format) await exec('mkfs.ext4', ['-q', '-L', 'iscsi-demo', loop]);
+  // nodiscard: no UNMAP of the whole LUN first, which on a big real LUN could outlast the step's bound.
+  if (format) await exec('mkfs.ext4', ['-q', '-E', 'nodiscard', '-L', 'iscsi-demo', loop]);
   await exec('mount', [...(readOnly ? ['-o', 'ro'] : []), loop, mnt], { timeoutMs: 20_000 });
   const unmount = cleanups.add('umount', () => exec('umount', [mnt], { quiet: true, cleanup: true }));
   return async () => {
@@ -230,7 +231,7 @@ async function roundTripCopy(dir, uri, data, sizeBytes) {
   await writeFile(local, data);
   const image = path.join(dir, 'ext4.img');
   await writeFile(image, '');
-  await exec('truncate', ['-s', String(sizeBytes), image]);
+  await truncate(image, sizeBytes); // sparse
   await exec('mkfs.ext4', ['-q', '-F', '-L', 'iscsi-demo', image]);
   await exec('debugfs', ['-w', '-R', `write ${local} hello.bin`, image]);
   console.log(`wrote hello.bin: ${data.length >> 20} MiB, sha256 ${sha256(data)}`);
