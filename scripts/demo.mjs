@@ -1,7 +1,9 @@
-// The walkthrough behind `npm run demo`: discover, log in, verified I/O, session view, log out.
+// The walkthrough behind `npm run demo`: discover, log in, verified I/O, session view, log out; then, on Linux, the
+// session becomes a disk (scripts/demo-disk.mjs: iscsid --hba simulator, ext4 on the LUN, a file written and read back).
 // With no argument it starts the project's own test target in this process (RAM-backed, one 64 MiB LUN, nothing to
 // install — it works on a Mac too); with `iscsi://host[:port]/target-iqn/lun` it uses that target and only reads,
-// unless --allow-write is given. Each step runs the real `iscsiadm` where a command exists.
+// unless --allow-write is given (which also lets the disk part make a filesystem on it, erasing the LUN). Each step
+// runs the real `iscsiadm` where a command exists.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,7 @@ import {
   redactUrl,
 } from '@iscsi-initiator/core';
 import { TestTarget } from '@iscsi-initiator/test';
+import { cleanups, diskDemo, diskPlan, interrupt } from './demo-disk.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const iscsiadm = path.join(root, 'cli', 'bin', 'run.js');
@@ -41,6 +44,15 @@ function run(...argv) {
 }
 
 let target;
+// Ctrl-C during the disk part: the running step stops and the demo unwinds through its clean-up (unmount, loop device,
+// FUSE, logout, iscsid and its simulator). Before it, or at a second Ctrl-C, it exits at once.
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted || cleanups.pending === 0) process.exit(130);
+  interrupted = true;
+  console.error('\ndemo: interrupted: stopping, then cleaning up (Ctrl-C again to leave at once)');
+  interrupt();
+});
 try {
   let url;
   if (given) {
@@ -91,10 +103,16 @@ try {
     await session.logout();
     console.log(`session ${session.state}`);
   }
+
+  step('A session becomes a disk: iscsid --hba simulator');
+  const credentials = [parsed.user, parsed.secret, env.user, env.secret].some((v) => v !== undefined);
+  const plan = given && !allowWrite ? { skip: 'it makes a filesystem on the LUN, erasing it: pass --allow-write' } : credentials ? { skip: "the target needs CHAP: this part logs in through a fresh iscsid without it (store the node's CHAP with `iscsiadm node -o update`)" } : await diskPlan(root);
+  if (plan.skip) console.log(`skipped: ${plan.skip}`);
+  else await diskDemo({ root, portal: formatPortal(parsed.portal), targetName: parsed.targetName, lun: parsed.lun, mode: plan.mode, step });
   console.log('\ndemo: done');
 } catch (e) {
   console.error(`demo: ${e?.message ?? e}`);
-  process.exitCode = 1;
+  process.exitCode = interrupted ? 130 : 1;
 } finally {
   await target?.close();
 }

@@ -18,6 +18,7 @@ import {
   initialWatchState,
   reduceWatch,
   shortenTarget,
+  snapshotOf,
   sparkline,
   type WatchEvent,
   type WatchSessionInfo,
@@ -70,6 +71,26 @@ describe('watch model: rates from the deltas of cumulative session.stats ("cumul
   it('ignores stats for a session it does not show', () => {
     const s = run([{ type: 'loaded', sessions: [info(1)], at: T0 }]);
     expect(run([stats(9, 0, 1, 1)], s)).toBe(s);
+  });
+});
+
+describe('watch model: the disk through the HBA (issue 12: "session.stats, and so session watch, now count the real I/O through the HBA")', () => {
+  const hba = (sid: number, seconds: number, failures: number, aborts: number, inFlight = 0): WatchEvent => {
+    const s: WatchStats = { sid, commands: seconds, bytesRead: 0, bytesWritten: 0, hba: { inFlight, failures, aborts }, at: new Date(T0 + seconds * 1000).toISOString() };
+    return { type: 'stats', stats: s };
+  };
+
+  it('logs new I/O errors and aborts of the disk once, from the deltas of successive stats', () => {
+    const s = run([{ type: 'loaded', sessions: [info(1)], at: T0 }, hba(1, 0, 0, 0), hba(1, 2, 0, 0), hba(1, 4, 2, 1), hba(1, 6, 2, 1), hba(1, 8, 3, 1)]);
+    expect(s.log.map((e) => e.text)).toEqual(['session 1 disk: 2 I/O errors, 1 abort', 'session 1 disk: 1 I/O error']);
+  });
+
+  it('the plain line and the snapshot carry the disk\'s in-flight tasks, errors and aborts; a session without a disk has none', () => {
+    const s = run([{ type: 'loaded', sessions: [info(1), info(2)], at: T0 }, hba(1, 0, 0, 0), hba(1, 2, 1, 0, 5), stats(2, 0, 1, 1), stats(2, 2, 2, 2)]);
+    expect(formatPlainLine(s.rows[0]!)).toBe(`sid 1 ${DISK} 10.0.0.5:3260 logged-in read 0.0 MB/s write 0.0 MB/s 1 IOPS disk in-flight 5 errors 1 aborts 0`);
+    expect(snapshotOf(s.rows[0]!).hba).toEqual({ inFlight: 5, failures: 1, aborts: 0 });
+    expect(formatPlainLine(s.rows[1]!)).toMatch(/IOPS$/);
+    expect(snapshotOf(s.rows[1]!).hba).toBeNull();
   });
 });
 

@@ -109,8 +109,22 @@ export function statsLines(s: SessionInfo, stats: SessionStats): string[] {
     ['timeout_err', stats.timeouts],
     ['reconnects', stats.reconnects],
     ['retried_commands', stats.retriedCommands],
-    ['at', stats.at],
   ];
+  // The disk's own I/O through the HBA (iscsid --hba): no open-iscsi name, so named after the lines above.
+  const hba = stats.hba;
+  if (hba) {
+    rows.push(
+      ['hba_target', hba.targetId],
+      ['hba_inflight', hba.inFlight],
+      ['hba_scsicmds', hba.commands],
+      ['hba_txdata_octets', hba.bytesWritten],
+      ['hba_rxdata_octets', hba.bytesRead],
+      ['hba_io_err', hba.failures],
+      ['hba_aborts', hba.aborts],
+      ['hba_rescans', hba.rescans],
+    );
+  }
+  rows.push(['at', stats.at]);
   return [`Stats for session ${sessionRef(s)}`, 'iSCSI SNMP:', ...rows.map(([k, v]) => `\t${k}: ${v}`)];
 }
 

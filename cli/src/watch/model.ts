@@ -20,7 +20,16 @@ export interface WatchStats {
   readonly commands: number;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  /** The disk's side through the HBA (iscsid --hba); null or absent without one. */
+  readonly hba?: WatchHbaStats | null;
   readonly at: string;
+}
+
+/** The fields of the daemon's HbaStats the view needs. */
+export interface WatchHbaStats {
+  readonly inFlight: number;
+  readonly failures: number;
+  readonly aborts: number;
 }
 
 export interface Rates {
@@ -80,8 +89,13 @@ export function reduceWatch(state: WatchState, event: WatchEvent): WatchState {
   switch (event.type) {
     case 'loaded':
       return clampSelection({ ...state, rows: mergeLoaded(state.rows, event.sessions), loaded: true });
-    case 'stats':
-      return updateRow(state, event.stats.sid, (row) => withStats(row, event.stats));
+    case 'stats': {
+      const row = state.rows.find((r) => r.sid === event.stats.sid);
+      if (!row) return state;
+      const next = updateRow(state, event.stats.sid, (r) => withStats(r, event.stats));
+      const trouble = diskTrouble(row.last, event.stats);
+      return trouble === undefined ? next : appendLog(next, Date.parse(event.stats.at), trouble);
+    }
     case 'stateChanged': {
       const known = state.rows.some((r) => r.sid === event.sid);
       const next = known ? updateRow(state, event.sid, (row) => ({ ...row, state: event.state, reason: event.reason })) : state;
@@ -138,6 +152,18 @@ function mergeLoaded(rows: readonly WatchRow[], sessions: readonly WatchSessionI
 
 function nodeKey(s: { targetName: string; portal: string }): string {
   return `${s.targetName} ${s.portal}`;
+}
+
+/**
+ * I/O errors and aborts the host saw on the session's disk since the last sample, as a log line (they matter more to
+ * an admin than a rate does); undefined when there were none.
+ */
+function diskTrouble(prev: WatchStats | null, stats: WatchStats): string | undefined {
+  if (!stats.hba) return undefined;
+  const failures = stats.hba.failures - (prev?.hba?.failures ?? 0);
+  const aborts = stats.hba.aborts - (prev?.hba?.aborts ?? 0);
+  const parts = [failures > 0 ? `${failures} I/O error${failures === 1 ? '' : 's'}` : '', aborts > 0 ? `${aborts} abort${aborts === 1 ? '' : 's'}` : ''].filter(Boolean);
+  return parts.length === 0 ? undefined : `session ${stats.sid} disk: ${parts.join(', ')}`;
 }
 
 function withStats(row: WatchRow, stats: WatchStats): WatchRow {
@@ -214,6 +240,8 @@ export interface SessionSnapshot {
   readonly bytesRead: number | null;
   readonly bytesWritten: number | null;
   readonly queueDepth: number | null;
+  /** The disk's tasks in flight, I/O errors and aborts (iscsid --hba); null without an HBA target. */
+  readonly hba: WatchHbaStats | null;
 }
 
 export function snapshotOf(row: WatchRow): SessionSnapshot {
@@ -230,14 +258,20 @@ export function snapshotOf(row: WatchRow): SessionSnapshot {
     bytesRead: row.last?.bytesRead ?? null,
     bytesWritten: row.last?.bytesWritten ?? null,
     queueDepth: row.queueDepth,
+    hba: row.last?.hba ? { inFlight: row.last.hba.inFlight, failures: row.last.hba.failures, aborts: row.last.hba.aborts } : null,
   };
 }
 
-/** The not-a-TTY line: `sid 1 iqn…:disk1 10.0.0.5:3260 logged-in read 1.2 MB/s write 0.0 MB/s 35 IOPS`. */
+/**
+ * The not-a-TTY line: `sid 1 iqn…:disk1 10.0.0.5:3260 logged-in read 1.2 MB/s write 0.0 MB/s 35 IOPS`, then, with an
+ * HBA disk, ` disk in-flight 3 errors 0 aborts 0`.
+ */
 export function formatPlainLine(row: WatchRow): string {
   const r = row.rates;
   const io = r
     ? `read ${formatMBps(r.readBytesPerSec)} MB/s write ${formatMBps(r.writeBytesPerSec)} MB/s ${formatIops(r.iops)} IOPS`
     : `commands ${row.last?.commands ?? '-'} read ${row.last?.bytesRead ?? '-'} B written ${row.last?.bytesWritten ?? '-'} B`;
-  return `sid ${row.sid} ${row.targetName} ${row.portal} ${row.state} ${io}`;
+  const hba = row.last?.hba;
+  const disk = hba ? ` disk in-flight ${hba.inFlight} errors ${hba.failures} aborts ${hba.aborts}` : '';
+  return `sid ${row.sid} ${row.targetName} ${row.portal} ${row.state} ${io}${disk}`;
 }

@@ -24,7 +24,7 @@ const STATE_COLOURS: Record<WatchSessionState, string> = {
 };
 
 /** Columns: width of each cell, so header and rows line up. */
-const COLUMNS = { sid: 4, target: 24, portal: 22, state: 11, read: 8, write: 8, iops: 6, qd: 4 } as const;
+const COLUMNS = { sid: 4, target: 24, portal: 22, state: 11, read: 8, write: 8, iops: 6, qd: 4, disk: 8 } as const;
 const FIXED_WIDTH = Object.values(COLUMNS).reduce((a, b) => a + b, 0);
 /** A sample every 2 s: 30 blocks are the whole minute; a narrow terminal shows the newest that fit. */
 const SPARK_MAX = 30;
@@ -99,6 +99,7 @@ export function WatchView({ client, onError }: WatchViewProps) {
         {cell('WR MB/s', COLUMNS.write)}
         {cell('IOPS', COLUMNS.iops)}
         {cell('QD', COLUMNS.qd)}
+        {cell('DISK', COLUMNS.disk)}
         {'THROUGHPUT'}
       </Text>
       {!state.loaded ? <Text dimColor>loading sessions…</Text> : null}
@@ -131,9 +132,18 @@ function SessionLine({ row, selected, sparkWidth }: { row: WatchRow; selected: b
       {cell(formatMBps(row.rates?.writeBytesPerSec), COLUMNS.write)}
       {cell(formatIops(row.rates?.iops), COLUMNS.iops)}
       {cell(row.queueDepth === null ? '-' : String(row.queueDepth), COLUMNS.qd)}
+      <DiskCell row={row} />
       <Text color="cyan">{sparkline(row.history.map((s) => s.bytesPerSec), sparkWidth)}</Text>
     </Text>
   );
+}
+
+/** The HBA disk's tasks in flight, then its I/O errors in red if any ("-": the session has no disk). */
+function DiskCell({ row }: { row: WatchRow }) {
+  const hba = row.last?.hba;
+  if (!hba) return <Text>{cell('-', COLUMNS.disk)}</Text>;
+  const errors = hba.failures > 0 ? ` ${hba.failures}!` : '';
+  return <Text color={errors ? 'red' : undefined}>{cell(`${hba.inFlight}${errors}`, COLUMNS.disk)}</Text>;
 }
 
 function cell(text: string, width: number): string {

@@ -9,6 +9,7 @@ import { HBA_CALL_TIMEOUT_MS } from '../defaults.js';
 import { ArgumentError, type IscsiError, TransportError } from '../errors.js';
 import { HbaBridge } from '../hba/bridge.js';
 import type { HbaSession } from '../hba/platform.js';
+import type { HbaStats } from '../rpc/types.js';
 
 export type HbaKind = 'dext' | 'simulator' | 'none';
 export const HBA_KINDS: readonly HbaKind[] = ['dext', 'simulator', 'none'];
@@ -93,6 +94,14 @@ export class DaemonHba {
 
   detachSession(targetId: number): Promise<void> {
     return this.bridge.detachSession(targetId);
+  }
+
+  /** The target's I/O for session.stats (undefined once it is detached). */
+  stats(targetId: number): HbaStats | undefined {
+    const s = this.bridge.stats(targetId);
+    if (!s) return undefined;
+    const { commands, bytesRead, bytesWritten, failures, aborts, rescans } = s;
+    return { targetId, inFlight: this.bridge.inFlightOf(targetId), commands, bytesRead, bytesWritten, failures, aborts, rescans };
   }
 
   /** The LUN's disk: the simulator's NBD URI while its export exists; null otherwise (the dext's BSD name: not yet). */

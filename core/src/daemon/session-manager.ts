@@ -278,6 +278,7 @@ export class SessionManager {
       retriedCommands: c.retriedCommands,
       digestErrors: c.digestErrors,
       timeouts: c.timeouts,
+      hba: (m.targetId === undefined ? undefined : this.hba?.stats(m.targetId)) ?? null,
       at: new Date().toISOString(),
     };
   }

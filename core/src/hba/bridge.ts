@@ -127,6 +127,13 @@ export class HbaBridge {
     return [...this.targets.keys()];
   }
 
+  /** One target's tasks handed to its session and not yet answered. */
+  inFlightOf(targetId: number): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (!t.dropped && t.targetId === targetId) n++;
+    return n;
+  }
+
   /** Tasks handed to sessions and not yet answered. */
   get inFlight(): number {
     let n = 0;

@@ -6,6 +6,7 @@
 import type { IscsiErrorCode } from '../errors.js';
 import type {
   DiscoveryResult,
+  HbaStats,
   InitiatorInfo,
   LunInfo,
   NodeRecord,
@@ -156,7 +157,8 @@ interface MethodSpec {
 
 const NODE_FIELDS = fieldsOf<NodeRecord>()('targetName', 'portal', 'portalGroupTag', 'settings', 'discoveredAt', 'discoveredVia');
 const SESSION_FIELDS = fieldsOf<SessionInfo>()('sid', 'targetName', 'portal', 'portalGroupTag', 'state', 'reason', 'tsih', 'isid');
-const STATS_FIELDS = fieldsOf<SessionStats>()('sid', 'commands', 'bytesRead', 'bytesWritten', 'reconnects', 'retriedCommands', 'digestErrors', 'timeouts', 'at');
+const STATS_FIELDS = fieldsOf<SessionStats>()('sid', 'commands', 'bytesRead', 'bytesWritten', 'reconnects', 'retriedCommands', 'digestErrors', 'timeouts', 'hba', 'at');
+const HBA_STATS_FIELDS = fieldsOf<HbaStats>()('targetId', 'inFlight', 'commands', 'bytesRead', 'bytesWritten', 'failures', 'aborts', 'rescans');
 const LUN_FIELDS = fieldsOf<LunInfo>()('lun', 'vendor', 'product', 'revision', 'serial', 'sizeBytes', 'blockLength', 'disk');
 const SECRET_REF = { targetName: 'text', portal: 'string?', kind: 'kind' } as const;
 
@@ -166,6 +168,7 @@ export const RPC_TYPES = {
   SessionInfo: SESSION_FIELDS,
   LunInfo: LUN_FIELDS,
   SessionStats: STATS_FIELDS,
+  HbaStats: HBA_STATS_FIELDS,
   SessionDetails: fieldsOf<SessionDetails>()(...SESSION_FIELDS, 'parameters', 'counters', 'luns'),
   InitiatorInfo: fieldsOf<InitiatorInfo>()('name', 'alias'),
 } as const;

@@ -58,7 +58,29 @@ export interface SessionStats {
   readonly retriedCommands: number;
   readonly digestErrors: number;
   readonly timeouts: number;
+  /** The I/O the disk's HBA sent through this session (iscsid --hba); null when the session has no HBA target. */
+  readonly hba: HbaStats | null;
   readonly at: string;
+}
+
+/**
+ * One session's HBA target, cumulative since it was attached (the disk's side of `commands`/`bytesRead`/`bytesWritten`,
+ * which count every command of the session: the HBA's and the daemon's own scans and flushes).
+ */
+export interface HbaStats {
+  readonly targetId: number;
+  /** Tasks the HBA handed to the session and the session has not answered yet. */
+  readonly inFlight: number;
+  /** Tasks answered to the HBA, any status. */
+  readonly commands: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Tasks ended with the failure status: I/O errors the host's SCSI stack saw (replacement_timeout, a lost session). */
+  readonly failures: number;
+  /** Aborts the host's SCSI stack asked for (its command timeouts). */
+  readonly aborts: number;
+  /** Rescans after a LUN inventory change (3Fh/0Eh). */
+  readonly rescans: number;
 }
 
 /** What `sessions.get` answers. */

@@ -226,6 +226,27 @@ describe('aborts and resets travel in the command ring', () => {
   });
 });
 
+describe('inFlightOf: a target\'s tasks with its session (session.stats hba.inFlight, docs/api.md)', () => {
+  it('counts what the target handed to its session and is not answered yet; a task taken back by an abort still counts until it ends', async () => {
+    const { hba, session, bridge, targetId } = await setup();
+    hba.submit({ tag: 1, cdb: read10(1, 0) });
+    hba.submit({ tag: 2, cdb: read10(2, 0) });
+    hba.notify();
+    expect(bridge.inFlightOf(targetId)).toBe(2);
+    expect(bridge.inFlightOf(targetId + 1)).toBe(0);
+    session.calls[0]!.resolve(good());
+    await settle();
+    expect(bridge.inFlightOf(targetId)).toBe(1);
+    hba.submit({ tag: 2, op: HbaCmdOp.ABORT });
+    hba.notify();
+    expect(bridge.inFlightOf(targetId)).toBe(1);
+    session.calls[1]!.reject(new TransportError('ISCSI_TASK_ABORTED', 'aborted'));
+    await settle();
+    expect(bridge.inFlightOf(targetId)).toBe(0);
+    expect(bridge.stats(targetId)).toMatchObject({ commands: 2, aborts: 1 });
+  });
+});
+
 describe('failure status and rescan', () => {
   it('a session that ended fails the task with ISCSI_HBA_RESPONSE_TARGET_FAILURE ("service delivery or target failure: no status")', async () => {
     const { hba, session, bridge, targetId } = await setup();

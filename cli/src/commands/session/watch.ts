@@ -13,9 +13,9 @@ export interface WatchResult {
 
 export default class SessionWatch extends BaseCommand {
   static override summary = 'Watch the daemon\'s sessions live: state, throughput, IOPS, recovery events';
-  static override description = `On a terminal, a live table fed by the daemon's notifications (no fast polling): state, read/write MB/s and IOPS from successive statistics, a sparkline of the last minute, the configured queue depth, and a log of state changes with their reasons. Keys: ↑/↓ select, l log in (a logged-out session's node), u log out, r rescan LUNs, q quit.
+  static override description = `On a terminal, a live table fed by the daemon's notifications (no fast polling): state, read/write MB/s and IOPS from successive statistics, a sparkline of the last minute, the configured queue depth, the disk's tasks in flight and I/O errors (DISK, under iscsid --hba), and a log of state changes with their reasons. Keys: ↑/↓ select, l log in (a logged-out session's node), u log out, r rescan LUNs, q quit.
 
-When stdout is not a terminal, prints one plain line per session at each statistics notification (every 2 s) until interrupted; --once prints one snapshot and exits (with --json, as JSON).
+When stdout is not a terminal, prints one plain line per session at each statistics notification (every 2 s) until interrupted, with the disk's in-flight tasks, I/O errors and aborts where the session has one; --once prints one snapshot and exits (with --json, as JSON).
 
 ${BaseCommand.exitCodesHelp}`;
   static override examples = [
