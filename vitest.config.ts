@@ -22,8 +22,11 @@ const INTEGRATION = [
   'test/integration/iscsid-hba-stats.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
+  // The Raycast extension's data and action layer against a real iscsid and tgtd, and `ray build` (issue 13).
+  'raycast-extension/test/lib/daemon.test.ts',
+  'raycast-extension/test/ci/ray-build.test.ts',
 ];
-const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts'];
+const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts', 'raycast-extension/test/**/*.test.{ts,tsx}'];
 
 /**
  * The unit project reads core from its TypeScript sources, not from core/dist (no compiler needed): each entry point

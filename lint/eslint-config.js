@@ -13,7 +13,8 @@ export function config(root) {
     ...tseslint.configs.recommended,
     {
       files: ['**/*.{ts,tsx,js,mjs,cjs}'],
-      languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node },
+      // tsconfigRootDir: with a second config in the tree (raycast-extension/) typescript-eslint cannot infer it.
+      languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.node, parserOptions: { tsconfigRootDir: root } },
       plugins: { iscsi: layers },
       rules: {
         'iscsi/layers': ['error', { root }],

@@ -37,3 +37,19 @@ it('a refusal line with id null becomes the reason every pending and later call 
   await expect(client.call('sessions.list')).rejects.toMatchObject({ code: 'ISCSI_CONNECTION_REFUSED' });
   client.close();
 });
+
+it('onClose: a client that only listens hears once that the connection ended, with the refusal as the reason', async () => {
+  const client = await RpcClient.connect(join(dir, 's.sock'));
+  const reasons: string[] = [];
+  // Registered before anything arrives: a Raycast view waiting for notifications learns that none will come.
+  const closed = new Promise<void>((resolve) =>
+    client.onClose((reason) => {
+      reasons.push(reason);
+      resolve();
+    }),
+  );
+  await closed;
+  client.close(); // closing again does not call it a second time
+  await expect(client.call('version')).rejects.toMatchObject({ code: 'ISCSI_CONNECTION_REFUSED' });
+  expect(reasons).toEqual(['too many connections from uid 65534']);
+});
