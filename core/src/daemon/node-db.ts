@@ -403,7 +403,7 @@ function canonicalName(name: unknown, what: string): string {
 }
 
 /** "host[:port][,tag]" → "host:port" (host lower case, IPv6 in brackets); the tag is not part of a node's identity. */
-function canonicalPortal(text: unknown): string {
+export function canonicalPortal(text: unknown): string {
   if (typeof text !== 'string') throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'a portal must be a string like host:3260');
   const portal = parsePortal(text);
   return formatPortal({ host: portal.host.toLowerCase(), port: portal.port });

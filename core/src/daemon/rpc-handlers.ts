@@ -2,9 +2,9 @@ import { ArgumentError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
 import { isValidIscsiName } from '../iscsi-name.js';
 import { discoverTargets } from '../net/discovery.js';
-import { formatPortal, parsePortal } from '../portal.js';
+import { parsePortal } from '../portal.js';
 import { RPC_PROTOCOL_VERSION } from '../rpc/contract.js';
-import type { NodeDatabase } from './node-db.js';
+import { canonicalPortal, type NodeDatabase } from './node-db.js';
 import type { RpcHandlers } from './rpc-methods.js';
 import { discoverySecretRef, findSecret, type SecretRef, type SecretStore } from './secrets.js';
 import type { SessionManager } from './session-manager.js';
@@ -16,9 +16,14 @@ export interface DaemonParts {
   readonly sessions: SessionManager;
 }
 
-/** A node's secret ({targetName, portal?, kind}), or with targetName '' a discovery portal's (docs/api.md). */
+/**
+ * A node's secret ({targetName, portal?, kind}), or with targetName '' a discovery portal's (docs/api.md). The portal
+ * is canonical (host:port, host lower case) as the node database and discovery.sendTargets spell it: a discovery
+ * secret stored for "10.0.0.5" is the one a discovery of "10.0.0.5" looks up under "10.0.0.5:3260".
+ */
 function secretRef(p: { targetName: string; portal?: string; kind: 'password' | 'password_in' }): SecretRef {
-  return p.targetName === '' ? discoverySecretRef(p.kind, p.portal) : { targetName: p.targetName, portal: p.portal, kind: p.kind };
+  const portal = p.portal === undefined ? undefined : canonicalPortal(p.portal);
+  return p.targetName === '' ? discoverySecretRef(p.kind, portal) : { targetName: p.targetName, portal, kind: p.kind };
 }
 
 /** iscsid's methods (docs/api.md, Methods); params arrive checked against the contract. */
@@ -32,7 +37,7 @@ export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): Rp
     },
     'discovery.sendTargets': async (p) => {
       const portal = parsePortal(p.portal);
-      const where = formatPortal(portal);
+      const where = canonicalPortal(p.portal);
       // The discovery secret stored for this portal, else the default discovery secret.
       const secret = p.username === undefined ? undefined : await findSecret(secrets, discoverySecretRef('password', where));
       const targets = await discoverTargets({ portal, initiatorName: db.initiator().name, auth: loginAuthFrom({ user: p.username, secret }) });
@@ -58,7 +63,6 @@ export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): Rp
       if (p.targetName !== '' && !isValidIscsiName(p.targetName)) {
         throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'secrets.set: targetName is not an iSCSI name (RFC 7143 §4.2.7), nor "" for discovery');
       }
-      if (p.portal !== undefined) parsePortal(p.portal);
       await secrets.set(secretRef(p), p.secret);
       return { stored: true };
     },

@@ -45,6 +45,7 @@ interface Pending {
  */
 export class RpcClient {
   private readonly listeners = new Set<NotificationListener>();
+  private readonly closeListeners = new Set<(reason: string) => void>();
   private readonly pending = new Map<number, Pending>();
   private buffered = '';
   private nextId = 1;
@@ -124,6 +125,15 @@ export class RpcClient {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Called once when the connection closes (the daemon stopped, or refused this connection, or `close()`): a client
+   * that only listens — a Raycast view waiting for notifications — learns that no more will come.
+   */
+  onClose(listener: (reason: string) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
   /** Calls a method of the contract; resolves with its result or rejects with an RpcError carrying the daemon's code. */
   call<M extends RpcMethod>(method: M, ...params: ParamsArg<M>): Promise<RpcResult<M>> {
     return this.callUnchecked(method, params[0]) as Promise<RpcResult<M>>;
@@ -145,9 +155,11 @@ export class RpcClient {
   }
 
   private failAll(reason: string): void {
+    const first = this.closedBecause === undefined;
     this.closedBecause ??= reason;
     for (const p of this.pending.values()) p.reject(this.farewell ?? new TransportError('ISCSI_CONNECTION_CLOSED', reason));
     this.pending.clear();
+    if (first) for (const listener of this.closeListeners) listener(this.farewell?.message ?? reason);
   }
 
   private receive(text: string): void {
