@@ -13,7 +13,8 @@ export default function Command() {
     },
     onRescan: (row) => {
       const name = shortName(row.session.targetName);
-      if (daemon) void withToast(`Rescanning ${name}…`, `Rescanned ${name}`, () => daemon.rescan(row.session.sid)).then(reload);
+      if (daemon)
+        void withToast(`Rescanning ${name}…`, `Rescanned ${name}`, () => daemon.rescan(row.session.sid)).then(reload);
     },
     details: (row) => <SessionDetails sid={row.session.sid} targetName={row.session.targetName} />,
     onReload: reload,

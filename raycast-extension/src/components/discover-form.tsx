@@ -34,7 +34,13 @@ export function DiscoverForm({
     const error = validatePortal(values.portal);
     setPortalError(error);
     if (error) return;
-    await onSubmit({ ...values, portal: values.portal.trim(), useChap, username: values.username ?? '', secret: values.secret ?? '' });
+    await onSubmit({
+      ...values,
+      portal: values.portal.trim(),
+      useChap,
+      username: values.username ?? '',
+      secret: values.secret ?? '',
+    });
   };
   return (
     <Form
@@ -73,7 +79,11 @@ export function DiscoveredList({
   return (
     <List navigationTitle={`Targets at ${portal}`}>
       {targets.length === 0 ? (
-        <List.EmptyView icon={Icon.MagnifyingGlass} title="No targets" description={`${portal} offers no targets to this initiator.`} />
+        <List.EmptyView
+          icon={Icon.MagnifyingGlass}
+          title="No targets"
+          description={`${portal} offers no targets to this initiator.`}
+        />
       ) : null}
       {targets.map((t) => (
         <List.Section key={t.targetName} title={t.targetName}>
@@ -88,7 +98,7 @@ export function DiscoveredList({
                 accessories={[{ text: `TPGT ${p.portalGroupTag}` }]}
                 actions={
                   <ActionPanel>
-                    <Action title="Log In" icon={Icon.Plug} onAction={() => onLogin(t.targetName, address)} />
+                    <Action title="Log in" icon={Icon.Plug} onAction={() => onLogin(t.targetName, address)} />
                     <Action.CopyToClipboard title="Copy IQN" content={t.targetName} />
                   </ActionPanel>
                 }

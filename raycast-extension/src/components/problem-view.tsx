@@ -4,7 +4,15 @@ import { Action, ActionPanel, Detail } from '@raycast/api';
 import type { DaemonProblem } from '../lib/model';
 
 export function problemMarkdown(problem: DaemonProblem): string {
-  return [`# iscsid is not available`, '', problem.message, '', problem.hint, '', `Socket: \`${problem.socketPath}\``].join('\n');
+  return [
+    `# iscsid is not available`,
+    '',
+    problem.message,
+    '',
+    problem.hint,
+    '',
+    `Socket: \`${problem.socketPath}\``,
+  ].join('\n');
 }
 
 export function DaemonProblemView({ problem, onRetry }: { problem: DaemonProblem; onRetry?: () => void }) {

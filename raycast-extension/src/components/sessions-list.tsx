@@ -1,6 +1,6 @@
 // The Sessions list as it looks: each session with its state and live throughput, its LUNs with size, vendor, disk
 // and mount points. It only shows what it is given; the command (sessions.tsx) loads and acts.
-import { Action, ActionPanel, Icon, List } from '@raycast/api';
+import { Action, ActionPanel, Icon, List, Keyboard } from '@raycast/api';
 import type { ReactNode } from 'react';
 import type { Loadable } from '../hooks/use-daemon';
 import type { LunRow, SessionRow } from '../lib/model';
@@ -22,7 +22,10 @@ export function throughputText(row: SessionRow): string {
 }
 
 export function lunSubtitle(l: LunRow): string {
-  const what = [l.lun.vendor, l.lun.product].map((s) => s.trim()).filter(Boolean).join(' ');
+  const what = [l.lun.vendor, l.lun.product]
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' ');
   return [formatBytes(l.lun.sizeBytes), what].filter(Boolean).join(' · ');
 }
 
@@ -86,11 +89,11 @@ function SessionActionPanel({ row, actions, lun }: { row: SessionRow; actions: S
       <Action
         title="Rescan LUNs"
         icon={Icon.ArrowClockwise}
-        shortcut={{ modifiers: ['cmd'], key: 'r' }}
+        shortcut={Keyboard.Shortcut.Common.Refresh}
         onAction={() => actions.onRescan(row)}
       />
       <Action
-        title="Log Out"
+        title="Log out"
         icon={Icon.Eject}
         style={Action.Style.Destructive}
         shortcut={{ modifiers: ['ctrl'], key: 'x' }}

@@ -69,12 +69,12 @@ function NodeActionPanel({ row, actions }: { row: NodeRow; actions: TargetAction
   return (
     <ActionPanel title={row.node.targetName}>
       <Action
-        title={row.session ? 'Log Out' : 'Log In'}
+        title={row.session ? 'Log out' : 'Log in'}
         icon={row.session ? Icon.Eject : Icon.Plug}
         onAction={() => actions.onToggleSession(row)}
       />
       <Action
-        title={row.automatic ? 'Turn Off Automatic Login' : 'Turn On Automatic Login'}
+        title={row.automatic ? 'Turn off Automatic Login' : 'Turn on Automatic Login'}
         icon={Icon.Repeat}
         shortcut={{ modifiers: ['cmd'], key: 't' }}
         onAction={() => actions.onToggleAutomatic(row)}
@@ -82,7 +82,7 @@ function NodeActionPanel({ row, actions }: { row: NodeRow; actions: TargetAction
       <Action.Push
         title="Set CHAP Credentials"
         icon={Icon.Key}
-        shortcut={{ modifiers: ['cmd'], key: 'k' }}
+        shortcut={{ modifiers: ['cmd', 'shift'], key: 'k' }}
         target={actions.chapForm(row)}
       />
       <Action.CopyToClipboard title="Copy IQN" content={row.node.targetName} />

@@ -11,6 +11,12 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** The daemon's own first line: for a busy volume it names the volume and who holds it (docs/api.md, Errors). */
+function daemonMessage(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message !== '' ? message.split('\n', 1)[0]! : describeError(error);
+}
+
 /** A short name for a target in toasts: the part of the IQN after the colon, or the whole name. */
 export function shortName(targetName: string): string {
   const colon = targetName.lastIndexOf(':');
@@ -42,7 +48,11 @@ export function mountedVolumes(row: SessionRow): string[] {
  * Logs a session out. With a volume mounted the user confirms first (the daemon unmounts it before logging out); a
  * volume the daemon cannot unmount (ISCSI_VOLUME_BUSY) is offered a forced unmount, confirmed again.
  */
-export async function logOutSession(daemon: Daemon, session: SessionInfo, volumes: readonly string[]): Promise<boolean> {
+export async function logOutSession(
+  daemon: Daemon,
+  session: SessionInfo,
+  volumes: readonly string[],
+): Promise<boolean> {
   const name = shortName(session.targetName);
   if (volumes.length > 0) {
     const ok = await confirmAlert({
@@ -60,14 +70,16 @@ export async function logOutSession(daemon: Daemon, session: SessionInfo, volume
     toast.hide();
     const force = await confirmAlert({
       title: 'A volume is in use',
-      message: `${describeError(e)}\n\nForce the unmount? Applications with open files on it may lose unsaved data.`,
+      message: `${daemonMessage(e)}\n\nForce the unmount? Applications with open files on it may lose unsaved data.`,
       primaryAction: { title: 'Force Unmount and Log Out', style: Alert.ActionStyle.Destructive },
     });
     if (!force) {
-      await showToast({ style: Toast.Style.Failure, title: `Still logged in to ${name}`, message: describeError(e) });
+      await showToast({ style: Toast.Style.Failure, title: `Still logged in to ${name}`, message: daemonMessage(e) });
       return false;
     }
-    return withToast(`Logging out of ${name}…`, `Logged out of ${name}`, () => daemon.logout(session.sid, { force: true }));
+    return withToast(`Logging out of ${name}…`, `Logged out of ${name}`, () =>
+      daemon.logout(session.sid, { force: true }),
+    );
   }
   toast.style = Toast.Style.Success;
   toast.title = `Logged out of ${name}`;
@@ -85,7 +97,9 @@ function fail(toast: Toast, title: string, error: unknown): false {
 export function toggleNodeSession(daemon: Daemon, row: NodeRow): Promise<boolean> {
   const name = shortName(row.node.targetName);
   if (row.session) return logOutSession(daemon, row.session, []);
-  return withToast(`Logging in to ${name}…`, `Logged in to ${name}`, () => daemon.login(row.node.targetName, row.node.portal));
+  return withToast(`Logging in to ${name}…`, `Logged in to ${name}`, () =>
+    daemon.login(row.node.targetName, row.node.portal),
+  );
 }
 
 export async function deleteNode(daemon: Daemon, row: NodeRow): Promise<boolean> {
@@ -96,7 +110,9 @@ export async function deleteNode(daemon: Daemon, row: NodeRow): Promise<boolean>
     primaryAction: { title: 'Delete', style: Alert.ActionStyle.Destructive },
   });
   if (!ok) return false;
-  return withToast(`Deleting ${name}…`, `Deleted ${name}`, () => daemon.deleteNode(row.node.targetName, row.node.portal));
+  return withToast(`Deleting ${name}…`, `Deleted ${name}`, () =>
+    daemon.deleteNode(row.node.targetName, row.node.portal),
+  );
 }
 
 /** The HUD line after a bulk action: what succeeded, and the first failure named. */

@@ -23,7 +23,10 @@ export interface DaemonData<T> extends Loadable<T> {
 /** Notifications arrive in bursts (stats every 2 s per session, a state change with its LUNs): one reload per burst. */
 const RELOAD_DEBOUNCE_MS = 250;
 
-export function useDaemonData<T>(load: (daemon: Daemon) => Promise<T>, options: { live?: boolean } = {}): DaemonData<T> {
+export function useDaemonData<T>(
+  load: (daemon: Daemon) => Promise<T>,
+  options: { live?: boolean } = {},
+): DaemonData<T> {
   const live = options.live ?? true;
   const [state, setState] = useState<Loadable<T> & { daemon?: Daemon }>({ isLoading: true });
   const loadRef = useRef(load);

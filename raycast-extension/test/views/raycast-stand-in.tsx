@@ -46,7 +46,9 @@ function iconText(icon: unknown): string {
 function accessoryText(a: Record<string, unknown>): string {
   const tag = a['tag'] as { value?: unknown } | string | undefined;
   const parts = [
-    a['text'] !== undefined ? String(typeof a['text'] === 'object' ? (a['text'] as { value: unknown }).value : a['text']) : '',
+    a['text'] !== undefined
+      ? String(typeof a['text'] === 'object' ? (a['text'] as { value: unknown }).value : a['text'])
+      : '',
     tag === undefined ? '' : `#${typeof tag === 'object' ? String(tag.value) : tag}`,
     a['icon'] !== undefined ? iconText(a['icon']) : '',
   ];
@@ -73,14 +75,27 @@ function registerAction(title: string, run: () => unknown): void {
 // ---- List ------------------------------------------------------------------------------------------------------
 
 function ListView({ isLoading, searchBarPlaceholder, navigationTitle, children }: Props) {
-  return line(0, join('List', isLoading ? '[loading]' : '', navigationTitle as string, searchBarPlaceholder ? `search: ${String(searchBarPlaceholder)}` : ''), children);
+  return line(
+    0,
+    join(
+      'List',
+      isLoading ? '[loading]' : '',
+      navigationTitle as string,
+      searchBarPlaceholder ? `search: ${String(searchBarPlaceholder)}` : '',
+    ),
+    children,
+  );
 }
 function ListSection({ title, subtitle, children }: Props) {
   return line(1, join(`§ ${String(title ?? '')}`, subtitle as string), children);
 }
 function ListItem({ title, subtitle, icon, accessories, actions }: Props) {
   const acc = ((accessories as Array<Record<string, unknown>> | undefined) ?? []).map(accessoryText).filter(Boolean);
-  return line(2, join(`• ${String(title)}`, subtitle as string, iconText(icon), acc.length ? `[${acc.join(', ')}]` : ''), actions as ReactNode);
+  return line(
+    2,
+    join(`• ${String(title)}`, subtitle as string, iconText(icon), acc.length ? `[${acc.join(', ')}]` : ''),
+    actions as ReactNode,
+  );
 }
 function ListEmptyView({ title, description, actions }: Props) {
   return line(1, join(`(empty) ${String(title)}`, description as string), actions as ReactNode);
@@ -90,7 +105,9 @@ export const List = Object.assign(ListView, { Section: ListSection, Item: ListIt
 // ---- Detail ----------------------------------------------------------------------------------------------------
 
 function DetailView({ markdown, isLoading, navigationTitle, actions }: Props) {
-  return line(0, join('Detail', isLoading ? '[loading]' : '', navigationTitle as string), (
+  return line(
+    0,
+    join('Detail', isLoading ? '[loading]' : '', navigationTitle as string),
     <Box flexDirection="column">
       {String(markdown ?? '')
         .split('\n')
@@ -98,24 +115,35 @@ function DetailView({ markdown, isLoading, navigationTitle, actions }: Props) {
           <Text key={i}>{'  ' + l}</Text>
         ))}
       {actions as ReactNode}
-    </Box>
-  ));
+    </Box>,
+  );
 }
 export const Detail = Object.assign(DetailView, { Metadata: () => null });
 
 // ---- Form ------------------------------------------------------------------------------------------------------
 
 function FormView({ isLoading, navigationTitle, actions, children }: Props) {
-  return line(0, join('Form', isLoading ? '[loading]' : '', navigationTitle as string), (
+  return line(
+    0,
+    join('Form', isLoading ? '[loading]' : '', navigationTitle as string),
     <Box flexDirection="column">
       {children}
       {actions as ReactNode}
-    </Box>
-  ));
+    </Box>,
+  );
 }
 const field = (kind: string) =>
   function Field({ id, title, label, placeholder, defaultValue, value, error }: Props) {
-    return line(1, join(`[${kind} ${String(id)}] ${String(title ?? label ?? '')}`, placeholder ? `placeholder: ${String(placeholder)}` : '', defaultValue !== undefined && defaultValue !== '' ? `value: ${String(defaultValue)}` : '', value !== undefined ? `value: ${String(value)}` : '', error ? `error: ${String(error)}` : ''));
+    return line(
+      1,
+      join(
+        `[${kind} ${String(id)}] ${String(title ?? label ?? '')}`,
+        placeholder ? `placeholder: ${String(placeholder)}` : '',
+        defaultValue !== undefined && defaultValue !== '' ? `value: ${String(defaultValue)}` : '',
+        value !== undefined ? `value: ${String(value)}` : '',
+        error ? `error: ${String(error)}` : '',
+      ),
+    );
   };
 function FormDescription({ title, text }: Props) {
   return line(1, join(`[text] ${String(title ?? '')}`, String(text).replace(/\n/g, ' / ')));
@@ -173,7 +201,17 @@ export const Action = Object.assign(ActionView, {
 // ---- Menu bar --------------------------------------------------------------------------------------------------
 
 function MenuBarView({ icon, title, tooltip, isLoading, children }: Props) {
-  return line(0, join('MenuBar', isLoading ? '[loading]' : '', iconText(icon), title as string, tooltip ? `tooltip: ${String(tooltip)}` : ''), children);
+  return line(
+    0,
+    join(
+      'MenuBar',
+      isLoading ? '[loading]' : '',
+      iconText(icon),
+      title as string,
+      tooltip ? `tooltip: ${String(tooltip)}` : '',
+    ),
+    children,
+  );
 }
 function MenuBarItem({ title, subtitle, icon, onAction }: Props) {
   if (onAction) registerAction(String(title), onAction as () => unknown);
@@ -182,13 +220,27 @@ function MenuBarItem({ title, subtitle, icon, onAction }: Props) {
 function MenuBarSection({ title, children }: Props) {
   return line(1, `## ${String(title ?? '')}`, children);
 }
-export const MenuBarExtra = Object.assign(MenuBarView, { Item: MenuBarItem, Section: MenuBarSection, Separator: () => null });
+export const MenuBarExtra = Object.assign(MenuBarView, {
+  Item: MenuBarItem,
+  Section: MenuBarSection,
+  Separator: () => null,
+});
 
 // ---- Everything else the views use -----------------------------------------------------------------------------
 
 /** Raycast's icons by name: the stand-in's value is the name itself. */
 export const Icon = new Proxy({} as Record<string, string>, { get: (_t, name) => String(name) });
-export const Color = { Green: 'green', Red: 'red', Orange: 'orange', Yellow: 'yellow', Blue: 'blue', SecondaryText: 'secondary', PrimaryText: 'primary', Purple: 'purple', Magenta: 'magenta' };
+export const Color = {
+  Green: 'green',
+  Red: 'red',
+  Orange: 'orange',
+  Yellow: 'yellow',
+  Blue: 'blue',
+  SecondaryText: 'secondary',
+  PrimaryText: 'primary',
+  Purple: 'purple',
+  Magenta: 'magenta',
+};
 
 export class Toast {
   static Style = { Animated: 'animated', Success: 'success', Failure: 'failure' };
@@ -225,7 +277,10 @@ export async function showHUD(title: string): Promise<void> {
 }
 export const Alert = { ActionStyle: { Default: 'default', Destructive: 'destructive', Cancel: 'cancel' } };
 export async function confirmAlert(options: { title: string; message?: string }): Promise<boolean> {
-  recorded.alerts.push({ title: options.title, ...(options.message === undefined ? {} : { message: options.message }) });
+  recorded.alerts.push({
+    title: options.title,
+    ...(options.message === undefined ? {} : { message: options.message }),
+  });
   return recorded.alertAnswers.shift() ?? true;
 }
 export function useNavigation() {
@@ -298,3 +353,12 @@ export async function press(title: string, ...args: unknown[]): Promise<void> {
   if (!run) throw new Error(`no action "${title}" in the view; there are: ${[...recorded.actions.keys()].join(', ')}`);
   await (run as (...a: unknown[]) => unknown)(...args);
 }
+
+/** Keyboard shortcuts: the views only pass them through. */
+export const Keyboard = {
+  Shortcut: {
+    Common: new Proxy({} as Record<string, { modifiers: string[]; key: string }>, {
+      get: (_t, name) => ({ modifiers: [], key: String(name) }),
+    }),
+  },
+};
