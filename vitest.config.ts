@@ -25,6 +25,8 @@ const INTEGRATION = [
   // The Raycast extension's data and action layer against a real iscsid and tgtd, and `ray build` (issue 13).
   'raycast-extension/test/lib/daemon.test.ts',
   'raycast-extension/test/ci/ray-build.test.ts',
+  // The Raycast commands rendered (an @raycast/api stand-in) against a real iscsid and tgtd.
+  'raycast-extension/test/views-live/**/*.test.tsx',
 ];
 const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts', 'raycast-extension/test/**/*.test.{ts,tsx}'];
 
