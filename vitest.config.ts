@@ -20,6 +20,8 @@ const INTEGRATION = [
   'test/integration/iscsid-hba.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
+  // `npm run package` (installer/sea): the single executables, copied alone, against tgtd.
+  'test/integration/package.test.ts',
 ];
 const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts'];
 
