@@ -37,6 +37,35 @@ function packageBinaries(): Promise<void> {
   });
 }
 
+/**
+ * `iscsiadm session watch` on a terminal (util-linux `script` gives it a pty): its ink view renders the session's row,
+ * then `q` quits it. Killed if it outlives 25 s.
+ */
+function watchOnATerminal(): Promise<Run & { sawTarget: boolean }> {
+  return new Promise((resolve, reject) => {
+    const command = `${path.join(bin, 'iscsiadm')} session watch --socket ${iscsid.socket}`;
+    const child = spawn('/usr/bin/script', ['-qfec', command, '/dev/null'], { env: { ...env, TERM: 'xterm', COLUMNS: '120', LINES: '30' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let sawTarget = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      // The table shortens the IQN from the left; the row's state says the session is up.
+      if (!sawTarget && stdout.includes(TARGET.slice(-12)) && stdout.includes('logged-in')) {
+        sawTarget = true;
+        child.stdin.write('q');
+      }
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, sawTarget });
+    });
+  });
+}
+
 /** The copied iscsiadm, spawned with the bare environment (no node on PATH); killed if it outlives 25 s. */
 function iscsiadm(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -88,7 +117,7 @@ describe('npm run package: self-contained iscsid and iscsiadm (issue 14)', () =>
     expect(run.stdout).toMatch(new RegExp(`^@iscsi-initiator/cli/\\d+\\.\\d+\\.\\d+ ${process.platform}-${process.arch} node-${process.version}\\n$`));
   });
 
-  it('discovers, stores a CHAP secret from stdin, logs in with CRC32C digests, shows session -P 3 and logs out', async () => {
+  it('discovers, stores a CHAP secret from stdin, logs in with CRC32C digests, shows session -P 3 and watch, and logs out', async () => {
     // RFC 7143 §4.3 SendTargets=All through the daemon.
     const discovery = await iscsiadm(['-m', 'discovery', '-t', 'st', '-p', tgt.portal]);
     expect(discovery.code, discovery.stderr).toBe(0);
@@ -117,6 +146,11 @@ describe('npm run package: self-contained iscsid and iscsiadm (issue 14)', () =>
     expect(details.stdout).toContain(`Target: ${TARGET}`);
     expect(details.stdout).toMatch(/HeaderDigest: CRC32C/);
     expect(details.stdout).toMatch(/Lun: 1\b/);
+
+    // The ink/React view, from the same bundle (loaded only by this command).
+    const watch = await watchOnATerminal();
+    expect(watch.sawTarget, watch.stdout + watch.stderr).toBe(true);
+    expect(watch.code, watch.stderr).toBe(0);
 
     const logout = await iscsiadm(['-m', 'node', '-T', TARGET, '--logout']);
     expect(logout.code, logout.stderr).toBe(0);
