@@ -1,31 +1,38 @@
 // iscsiadm's entry in the single executable (installer/sea/package.mjs bundles it; cli/bin/run.js is the checkout's).
-// oclif finds commands on disk from a package root; here there is no disk: it gets the CLI's package.json and its
-// manifest from the bundle, and a root plugin whose commands load from the bundle one module at a time, on demand
+// oclif finds a CLI and its plugins on disk from package roots; here there is no disk: each one's package.json and
+// manifest come from the bundle, with a plugin whose commands load from the bundle one module at a time, on demand
 // (a command's code runs only when that command runs: `--version` and `--help` load none).
 import path from 'node:path';
 import { execute, Plugin } from '@oclif/core';
-import commands from 'sea:iscsiadm-commands';
-import pjson from '../../cli/package.json' with { type: 'json' };
-import manifest from '../../cli/oclif.manifest.json' with { type: 'json' };
+import bundled from 'sea:iscsiadm-plugins';
 import { closedOutput } from '../../cli/dist/closed-output.js';
 import { translateModeArgs } from '../../cli/dist/mode-args.js';
 
-/** The CLI's own commands from the bundle (the autocomplete plugin is not in the single executable). */
+/** A plugin whose manifest and command modules are in the bundle. */
 class BundledPlugin extends Plugin {
+  #manifest;
+  #commands;
+
+  constructor(options, manifest, commands) {
+    super(options);
+    this.#manifest = manifest;
+    this.#commands = commands;
+  }
+
   async _manifest() {
-    this.commandIDs = Object.keys(manifest.commands);
+    this.commandIDs = Object.keys(this.#manifest.commands);
     this.hasManifest = true;
-    return manifest;
+    return this.#manifest;
   }
 
   async findCommand(id, options = {}) {
-    const load = commands[id];
+    const load = this.#commands[id];
     if (load === undefined) {
       if (options.must) throw new Error(`command ${id} not found`);
       return undefined;
     }
     const module = await load();
-    const command = Object.values(module).find((value) => typeof value?.run === 'function');
+    const command = [module.default, ...Object.values(module)].find((value) => typeof value?.run === 'function');
     if (command === undefined) throw new Error(`command ${id}: its module exports no command class`);
     command.id = id;
     command.plugin = this;
@@ -36,13 +43,15 @@ class BundledPlugin extends Plugin {
 // The bundle is CommonJS (Node 24's single executables take no ES module main), so no top-level await.
 async function main() {
   const root = path.dirname(process.execPath);
-  const plugin = new BundledPlugin({ root, pjson: structuredClone(pjson), isRoot: true });
-  await plugin.load();
+  // The CLI first: oclif takes the first plugin at `root` as the root plugin. The others are core plugins.
+  const plugins = new Map();
+  for (const [i, { pjson, manifest, commands }] of bundled.entries()) {
+    const plugin = new BundledPlugin({ root, pjson: structuredClone(pjson), isRoot: true, type: i === 0 ? undefined : 'core' }, manifest, commands);
+    await plugin.load();
+    plugins.set(plugin.name, plugin);
+  }
   closedOutput.install(); // as cli/bin/run.js: `iscsiadm … | head` ends quietly
-  await execute({
-    loadOptions: { root, plugins: new Map([[plugin.name, plugin]]) },
-    args: translateModeArgs(process.argv.slice(2)),
-  });
+  await execute({ loadOptions: { root, plugins }, args: translateModeArgs(process.argv.slice(2)) });
 }
 
 main().catch((error) => {

@@ -98,19 +98,37 @@ const inkWithoutDevTools = {
   },
 };
 
-/** `sea:iscsiadm-commands`: each command of the manifest as a function that loads its module from the bundle. */
-function iscsiadmCommands(manifest) {
+/** Where Node would find package `name` from `from`: the first node_modules/<name> up the tree (exports aside). */
+function packageRoot(name, from) {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules', name, 'package.json'))) return path.join(dir, 'node_modules', name);
+    if (dir === path.dirname(dir)) throw new Error(`package: ${name} is not installed (npm install)`);
+  }
+}
+
+/**
+ * `sea:iscsiadm-plugins`: the CLI and the oclif plugins it lists (`oclif.plugins`: autocomplete), each as its
+ * package.json, its manifest, and each command of the manifest as a function that loads its module from the bundle.
+ */
+function iscsiadmPlugins() {
+  const cli = path.join(repo, 'cli');
+  const roots = [cli, ...JSON.parse(readFileSync(path.join(cli, 'package.json'), 'utf8')).oclif.plugins.map((name) => packageRoot(name, cli))];
   return {
-    name: 'iscsiadm-commands',
+    name: 'iscsiadm-plugins',
     setup(b) {
-      b.onResolve({ filter: /^sea:iscsiadm-commands$/ }, () => ({ path: 'iscsiadm-commands', namespace: 'sea' }));
+      b.onResolve({ filter: /^sea:iscsiadm-plugins$/ }, () => ({ path: 'iscsiadm-plugins', namespace: 'sea' }));
       b.onLoad({ filter: /.*/, namespace: 'sea' }, () => {
-        const entries = Object.entries(manifest.commands).map(([id, command]) => {
-          const file = path.join(repo, 'cli', ...command.relativePath);
-          need(file, 'run npm run build');
-          return `  ${JSON.stringify(id)}: () => import(${JSON.stringify(file)}),`;
+        const imports = [];
+        const plugins = roots.map((root, i) => {
+          const manifestFile = need(path.join(root, 'oclif.manifest.json'), 'run npm run build');
+          imports.push(`import pjson${i} from ${JSON.stringify(path.join(root, 'package.json'))};`, `import manifest${i} from ${JSON.stringify(manifestFile)};`);
+          const commands = Object.entries(JSON.parse(readFileSync(manifestFile, 'utf8')).commands).map(([id, command]) => {
+            const file = need(path.join(root, ...command.relativePath), 'run npm run build');
+            return `    ${JSON.stringify(id)}: () => import(${JSON.stringify(file)}),`;
+          });
+          return `  { pjson: pjson${i}, manifest: manifest${i}, commands: {\n${commands.join('\n')}\n  } },`;
         });
-        return { resolveDir: repo, contents: `export default {\n${entries.join('\n')}\n};\n` };
+        return { resolveDir: repo, contents: `${imports.join('\n')}\nexport default [\n${plugins.join('\n')}\n];\n` };
       });
     },
   };
@@ -177,7 +195,6 @@ async function executable(name, main, assets) {
 
 const mib = (file) => `${(statSync(file).size / 2 ** 20).toFixed(1)} MiB`;
 
-const manifestFile = need(path.join(repo, 'cli', 'oclif.manifest.json'), 'run npm run build');
 need(path.join(repo, 'core', 'dist', 'daemon', 'main.js'), 'run npm run build');
 const addon = need(path.join(repo, 'native', 'build', 'Release', 'native.node'), 'run npm run build');
 
@@ -186,7 +203,7 @@ mkdirSync(work, { recursive: true });
 
 const iscsidScript = await bundle('iscsid', path.join(repo, 'core', 'dist', 'daemon', 'main.js'), []);
 const iscsiadmScript = await bundle('iscsiadm', path.join(repo, 'installer', 'sea', 'iscsiadm.mjs'), [
-  iscsiadmCommands(JSON.parse(readFileSync(manifestFile, 'utf8'))),
+  iscsiadmPlugins(),
   yogaWithoutTopLevelAwait,
   inkWithoutDevTools,
 ]);
