@@ -27,6 +27,8 @@ const INTEGRATION = [
   'raycast-extension/test/ci/ray-build.test.ts',
   // The Raycast commands rendered (an @raycast/api stand-in) against a real iscsid and tgtd.
   'raycast-extension/test/views-live/**/*.test.tsx',
+  // `npm run package` (installer/sea): the single executables, copied alone, against tgtd.
+  'test/integration/package.test.ts',
 ];
 const ALL = ['lint/test/**/*.test.ts', 'core/test/**/*.test.ts', 'cli/test/**/*.test.ts', 'test/test/**/*.test.ts', 'test/integration/**/*.test.ts', 'raycast-extension/test/**/*.test.{ts,tsx}'];
 

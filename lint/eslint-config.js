@@ -8,7 +8,7 @@ import layers from './layers.js';
 /** @param {string} root the repository root (the layer rule judges paths relative to it) */
 export function config(root) {
   return tseslint.config(
-    { ignores: ['**/node_modules/**', '**/dist/**', 'native/build/**', 'core/test/fixtures/**', '**/*.d.ts', 'lint/node_modules/**'] },
+    { ignores: ['**/node_modules/**', '**/dist/**', 'native/build/**', 'installer/build/**', 'core/test/fixtures/**', '**/*.d.ts', 'lint/node_modules/**'] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 
 /** Top-level files of core/src that are shared bottom utilities (everything else at the top is an entry point). */
-const SHARED = new Set(['errors', 'defaults', 'portal', 'iscsi-name', 'platform-paths', 'initiator-name']);
+const SHARED = new Set(['errors', 'defaults', 'portal', 'iscsi-name', 'platform-paths', 'initiator-name', 'single-executable']);
 
 /**
  * What each core/src layer may import, besides itself. `login` and `session` are one level (the state machines; login

@@ -1,11 +1,18 @@
 // One place that loads the addon; everything else imports this module. Without a built addon (not compiled yet, or a
 // platform without it) `available` is false and every lookup returns undefined — callers treat the peer as unknown.
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { isSea } from 'node:sea';
 
-const require = createRequire(import.meta.url);
+/** The addon file: beside the binary in a single executable (installer/sea: no node_modules, built-ins-only require). */
+function loadAddon() {
+  if (isSea()) return createRequire(process.execPath)(path.join(path.dirname(process.execPath), 'iscsi-native.node'));
+  return createRequire(import.meta.url)('./build/Release/native.node');
+}
+
 let addon;
 try {
-  addon = require('./build/Release/native.node');
+  addon = loadAddon();
 } catch {
   addon = undefined;
 }

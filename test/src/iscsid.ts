@@ -31,12 +31,15 @@ export interface StartIscsidOptions {
   prefix?: string[];
   /** How long the start may take; default 10 s. */
   startTimeoutMs?: number;
+  /** A self-contained iscsid (installer/sea) run instead of `node core/bin/iscsid.js`. */
+  executable?: string;
+  /** The daemon's whole environment; default the test's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The daemon's argv and how to spawn it, for tests that expect it to refuse to start (see iscsid-files.test.ts). */
 export function iscsidCommand(options: StartIscsidOptions & { dir: string }): { file: string; args: string[] } {
   const argv = [
-    daemonBin,
     '--socket',
     options.socket ?? path.join(options.dir, 'iscsid.sock'),
     '--state-dir',
@@ -45,7 +48,8 @@ export function iscsidCommand(options: StartIscsidOptions & { dir: string }): { 
     options.secretsDir ?? path.join(options.dir, 'secrets'),
     ...(options.args ?? []),
   ];
-  const command = options.umask === undefined ? [process.execPath, ...argv] : ['/bin/sh', '-c', `umask ${options.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`, process.execPath, ...argv];
+  const daemon = options.executable === undefined ? [process.execPath, daemonBin] : [options.executable];
+  const command = options.umask === undefined ? [...daemon, ...argv] : ['/bin/sh', '-c', `umask ${options.umask.toString(8).padStart(3, '0')}; exec "$0" "$@"`, ...daemon, ...argv];
   const [file, ...args] = [...(options.prefix ?? []), ...command];
   return { file: file!, args };
 }
@@ -55,7 +59,7 @@ export async function startIscsid(options: StartIscsidOptions = {}): Promise<Isc
   chmodSync(dir, 0o711); // others may reach the socket file: its own 0660 mode is what keeps them out
   const socket = options.socket ?? path.join(dir, 'iscsid.sock');
   const command = iscsidCommand({ ...options, dir, socket });
-  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

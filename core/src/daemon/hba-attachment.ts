@@ -10,6 +10,7 @@ import { ArgumentError, type IscsiError, TransportError } from '../errors.js';
 import { HbaBridge } from '../hba/bridge.js';
 import type { HbaSession } from '../hba/platform.js';
 import type { HbaStats } from '../rpc/types.js';
+import { besideExecutable } from '../single-executable.js';
 
 export type HbaKind = 'dext' | 'simulator' | 'none';
 export const HBA_KINDS: readonly HbaKind[] = ['dext', 'simulator', 'none'];
@@ -29,9 +30,12 @@ export interface HbaAttachOptions {
   readonly log: Log;
 }
 
-/** The simulator's binary as `make -C driver sim` builds it, relative to this file (core/dist/daemon or core/src/daemon). */
+/**
+ * The simulator's binary as `make -C driver sim` builds it, relative to this file (core/dist/daemon or core/src/daemon);
+ * beside the binary for a single executable (installer/sea), which ships no simulator: --hba-sim or $ISCSI_HBA_SIM.
+ */
 export function defaultSimBinary(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../driver/build/sim/iscsi-hba-sim');
+  return besideExecutable('iscsi-hba-sim') ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../driver/build/sim/iscsi-hba-sim');
 }
 
 /** The dext or the simulator, attached, with the bridge over it. */

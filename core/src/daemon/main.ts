@@ -9,6 +9,7 @@ import { DEFAULT_SOCKET_PATH } from '../defaults.js';
 import { ArgumentError } from '../errors.js';
 import { IscsiError } from '../errors.js';
 import { defaultDaemonPaths, SOCKET_ENV, STATE_DIR_ENV } from '../platform-paths.js';
+import { executableAsset, inSingleExecutable } from '../single-executable.js';
 import { DaemonHba, HBA_KINDS, type HbaKind } from './hba-attachment.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { NodeDatabase } from './node-db.js';
@@ -22,7 +23,9 @@ import { usage } from './usage.js';
 
 const STATS_INTERVAL_MS = 2_000;
 
-const version = (JSON.parse(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string }).version;
+// A single executable carries core's package.json as an asset (installer/sea); a checkout reads it from disk.
+const packageJson = executableAsset('package.json') ?? readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8');
+const version = (JSON.parse(packageJson) as { version: string }).version;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -52,7 +55,9 @@ async function main(): Promise<void> {
   const secretsDir = values['secrets-dir'] ?? paths.secretsDir;
   // Structured JSON lines for launchd and log collectors; readable lines when a person runs it on a terminal.
   const logFile = values['log-file'] !== undefined ? pino.destination({ dest: values['log-file'], mkdir: true, append: true, sync: true }) : undefined;
-  const destination = logFile ?? (process.stdout.isTTY ? pino.transport({ target: 'pino-pretty' }) : undefined);
+  // pino-pretty in a worker needs its file on disk; a single executable has none, so it pretty-prints in-process.
+  const pretty = async () => (inSingleExecutable() ? (await import('pino-pretty')).default() : pino.transport({ target: 'pino-pretty' }));
+  const destination = logFile ?? (process.stdout.isTTY ? await pretty() : undefined);
   const log = pino({ name: 'iscsid', level: values['log-level'] }, destination);
   // The node database's writer (conf → atomically → when-exit) hooks every signal at import and raises it again after
   // its clean-up: a SIGHUP raised again killed the daemon, a SIGTERM raised again looked like a second one. Its

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { ArgumentError, StorageError, storageErrorFrom, type IscsiError } from '../errors.js';
 import { findInOrder } from '../rpc/secret-rules.js';
+import { requireBesideExecutable } from '../single-executable.js';
 import { checkFolder } from './file-safety.js';
 
 export type SecretKind = 'password' | 'password_in' | 'discovery.password' | 'discovery.password_in';
@@ -461,7 +462,8 @@ export async function openSecretStore(options: OpenSecretStoreOptions): Promise<
   const file = new FileSecretStore(stateDir);
   if (prefer === 'file' || process.platform !== 'darwin') return file;
   try {
-    const keyring: KeyringBinding = await import('@napi-rs/keyring');
+    // A single executable ships the binding's .node file beside the binary (installer/sea).
+    const keyring: KeyringBinding = requireBesideExecutable<KeyringBinding>('keyring.node') ?? (await import('@napi-rs/keyring'));
     if (await probe(keyring, service)) return new KeychainSecretStore(keyring, service);
   } catch {
     // No binding for this Mac, or the Keychain refused: the file store is the documented fallback.

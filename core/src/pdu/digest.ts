@@ -8,12 +8,14 @@
  */
 
 import { createRequire } from 'node:module';
+import { requireBesideExecutable } from '../single-executable.js';
 
 type Crc32c = (input: Buffer, initial?: number) => number;
 /** Loaded on the first digest, not at import: a command whose connections use no digest never pays for the dlopen. */
 let crc32cNative: Crc32c | undefined;
 function native(): Crc32c {
-  crc32cNative ??= (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: Crc32c }).crc32c;
+  // A single executable ships the addon's .node file beside the binary (installer/sea).
+  crc32cNative ??= (requireBesideExecutable<{ crc32c: Crc32c }>('crc32.node') ?? (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: Crc32c })).crc32c;
   return crc32cNative;
 }
 
