@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -122,8 +123,12 @@ std::function<void(const TaskResult&)> retrying(Hba& hba, int left, std::functio
     if (left > 0 && sense_key(r) == 0x06 && r.task != nullptr) {
       Task again = std::move(*r.task);
       again.done = retrying(hba, left - 1, reply);
-      std::thread([&hba, t = std::move(again)]() mutable { hba.submit(std::move(t)); }).detach();
-      return;
+      try {
+        std::thread([&hba, t = std::move(again)]() mutable { hba.submit(std::move(t)); }).detach();
+        return;
+      } catch (const std::system_error&) {
+        // No thread to be had: the unit attention is the answer (an I/O error), rather than a crash.
+      }
     }
     reply(r);
   };
