@@ -20,6 +20,8 @@ const INTEGRATION = [
   'test/integration/iscsid-hba.test.ts',
   // iscsid --hba simulator: the disk's I/O in session.stats, `session -s` and `session watch` (nbdcopy, fio).
   'test/integration/iscsid-hba-stats.test.ts',
+  // iscsid --hba simulator through the fault proxy and a tgtd restart: fio verify over cuts, replacement_timeout → EIO.
+  'test/integration/hba-faults-net.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
   // The Raycast extension's data and action layer against a real iscsid and tgtd, and `ray build` (issue 13).

@@ -145,8 +145,11 @@ void Hba::complete(uint64_t handle, const iscsi_hba::TaskResult& result) {
     r.data = p.in.data();
     r.data_len = uint32_t(std::min<size_t>(result.data_length, p.in.size()));
   }
-  // Under the lock: the callbacks only answer a socket or wake a waiter, and never call back into the HBA.
-  p.task.done(r);
+  // Under the lock: the callbacks only answer a socket or wake a waiter, and never call back into the HBA (a retry
+  // is submitted from another thread). done() is taken out first, so it may move the task it came with.
+  auto done = std::move(p.task.done);
+  r.task = &p.task;
+  done(r);
 }
 
 void Hba::log(iscsi_hba::LogLevel level, uint32_t code, const char* message) {

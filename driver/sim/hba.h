@@ -19,6 +19,8 @@
 
 namespace sim {
 
+struct Task;
+
 struct TaskResult {
   bool failed = false;  // the HBA ended it (no daemon, timeout, reset, refused): the fields below are then empty
   uint8_t response = ISCSI_HBA_RESPONSE_COMPLETE;
@@ -29,6 +31,9 @@ struct TaskResult {
   uint8_t sense[ISCSI_HBA_SENSE_MAX]{};
   const uint8_t* data = nullptr;  // a read's data, valid only during the callback
   uint32_t data_len = 0;
+  // The task itself (CDB, write data; done() already taken out), valid only during the callback: a stack that
+  // re-issues it (after a UNIT ATTENTION) moves it out and submits it again.
+  Task* task = nullptr;
 };
 
 struct Task {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace sim {
@@ -92,17 +94,44 @@ bool option_reply(int fd, uint32_t option, uint32_t type, const uint8_t* data = 
   return write_all(fd, h, sizeof h) && (len == 0 || write_all(fd, data, len));
 }
 
+// The sense key of a CHECK CONDITION, or -1 when there is none.
+int sense_key(const TaskResult& r) {
+  if (r.failed || r.response != ISCSI_HBA_RESPONSE_COMPLETE || r.status != 0x02 || r.sense_len < 3) return -1;
+  return (r.sense[0] & 0x7f) >= 0x72 ? r.sense[1] & 0x0f : r.sense[2] & 0x0f;  // SPC-4 4.5.2 / 4.5.3
+}
+
 // SCSI status -> NBD error (proto.md "Error values"): DATA PROTECT -> EPERM, ILLEGAL REQUEST -> EINVAL.
 uint32_t nbd_error(const TaskResult& r) {
   if (r.failed || r.response != ISCSI_HBA_RESPONSE_COMPLETE) return kEio;
   if (r.status == 0) return 0;
-  if (r.status == 0x02 && r.sense_len >= 3) {
-    uint8_t key = (r.sense[0] & 0x7f) >= 0x72 ? r.sense[1] & 0x0f : r.sense[2] & 0x0f;  // SPC-4 4.5.2 / 4.5.3
-    if (key == 0x07) return kEperm;
-    if (key == 0x05) return kEinval;
-    if (key == 0x0d) return kEnospc;
-  }
+  int key = sense_key(r);
+  if (key == 0x07) return kEperm;
+  if (key == 0x05) return kEinval;
+  if (key == 0x0d) return kEnospc;
   return kEio;
+}
+
+// SAM-5 5.14: a UNIT ATTENTION reports a condition once (a reset, an I_T nexus loss — every session reinstatement is
+// one, RFC 7143 6.3.5 — a changed parameter) and the command was not run. A SCSI stack re-issues the command (the
+// bridge leaves that to it), a few times since conditions queue; this stand-in for one does the same.
+constexpr int kUnitAttentionRetries = 4;
+
+// `reply` answers the task, after up to `left` re-issues on UNIT ATTENTION. The retry is submitted from a thread of
+// its own: done() runs under the HBA's lock, and submit() takes it.
+std::function<void(const TaskResult&)> retrying(Hba& hba, int left, std::function<void(const TaskResult&)> reply) {
+  return [&hba, left, reply = std::move(reply)](const TaskResult& r) {
+    if (left > 0 && sense_key(r) == 0x06 && r.task != nullptr) {
+      Task again = std::move(*r.task);
+      again.done = retrying(hba, left - 1, reply);
+      try {
+        std::thread([&hba, t = std::move(again)]() mutable { hba.submit(std::move(t)); }).detach();
+        return;
+      } catch (const std::system_error&) {
+        // No thread to be had: the unit attention is the answer (an I/O error), rather than a crash.
+      }
+    }
+    reply(r);
+  };
 }
 
 }  // namespace
@@ -283,13 +312,13 @@ void NbdExport::accept_loop() {
         }
         conn->begin();
         bool is_read = type == kCmdRead;
-        t.done = [conn, cookie, is_read, length](const TaskResult& r) {
+        t.done = retrying(hba_, kUnitAttentionRetries, [conn, cookie, is_read, length](const TaskResult& r) {
           uint32_t err = nbd_error(r);
           // A short read cannot be told to an NBD client with simple replies: it is an I/O error.
           if (err == 0 && is_read && r.data_len != length) err = kEio;
           conn->reply(cookie, err, r.data, r.data_len);
           conn->end();
-        };
+        });
         hba_.submit(std::move(t));
       }
       // proto.md NBD_CMD_DISC: finish what is in flight, then close.

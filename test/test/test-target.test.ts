@@ -281,6 +281,13 @@ describe('listening and cleaning up', () => {
     expect(found[0]!.portals).toEqual([{ host: '::1', port: v6.port, portalGroupTag: 1 }]);
   });
 
+  it('advertise: SendTargets names another portal as TargetAddress (§13.8), e.g. a fault proxy in front of a target', async () => {
+    await using t = await TestTarget.start({ advertise: { host: '127.0.0.9', port: 3261 } });
+    const found = await discoverTargets({ portal: t.portal, initiatorName: INITIATOR });
+    expect(found[0]!.portals).toEqual([{ host: '127.0.0.9', port: 3261, portalGroupTag: 1 }]);
+    await expect(TestTarget.start({ advertise: { host: '127.0.0.9', port: 0 } })).rejects.toMatchObject({ code: 'ISCSI_BAD_ARGUMENT' });
+  });
+
   it('refuses a non-loopback address unless asked, and bad options, with ArgumentError', async () => {
     await expect(TestTarget.start({ host: '0.0.0.0' })).rejects.toMatchObject({ code: 'ISCSI_BAD_ARGUMENT' });
     await expect(TestTarget.start({ targets: [{ name: 'not-an-iqn' }] })).rejects.toMatchObject({ code: 'ISCSI_BAD_ARGUMENT' });

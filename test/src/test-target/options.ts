@@ -48,6 +48,11 @@ export interface TestTargetOptions {
   readonly targets?: readonly TargetOptions[] | undefined;
   /** Target portal group tag (RFC 7143 §13.9). Default 1. */
   readonly portalGroupTag?: number | undefined;
+  /**
+   * Where SendTargets says the targets are (the TargetAddress, RFC 7143 §13.8); default this portal. A discovery portal
+   * may name another: a test names a fault proxy in front of a real target, so the node an initiator records is it.
+   */
+  readonly advertise?: { readonly host: string; readonly port: number } | undefined;
   /** CHAP required for discovery sessions; default none (SendTargets works without credentials). */
   readonly discoveryChap?: { readonly incoming: ChapAccount; readonly outgoing?: ChapAccount | undefined } | undefined;
   /** The first StatSN of each connection; default random (RFC 7143 §11.13: the target chooses it). */

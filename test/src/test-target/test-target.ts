@@ -62,7 +62,8 @@ export class TestTarget implements TargetHost, AsyncDisposable {
   ) {
     this.entries = entries;
     const portalGroupTag = checkInteger(options.portalGroupTag ?? 1, 0, 0xffff, 'portalGroupTag');
-    this.advertised = { host, port, portalGroupTag };
+    const advertise = options.advertise;
+    this.advertised = { host: advertise?.host ?? host, port: advertise?.port ?? port, portalGroupTag };
     const d = options.discoveryChap;
     this.discoveryChap = d ? { incoming: checkAccount(d.incoming, 'discovery'), outgoing: d.outgoing ? checkAccount(d.outgoing, 'discovery outgoing') : undefined, algorithms: ALL_CHAP_ALGORITHMS } : undefined;
   }
@@ -79,6 +80,10 @@ export class TestTarget implements TargetHost, AsyncDisposable {
     const entries = targetOptions.map((t, i) => new TargetEntry(t, i === 0 ? DEFAULT_TARGET_NAME : `${DEFAULT_TARGET_NAME}-${i + 1}`));
     if (new Set(entries.map((e) => e.name)).size !== entries.length) throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'target names must be distinct');
     if (options.initialStatSN !== undefined) checkInteger(options.initialStatSN, 0, 0xffffffff, 'initialStatSN');
+    if (options.advertise !== undefined) {
+      if (typeof options.advertise.host !== 'string' || options.advertise.host === '') throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'advertise.host must be a host name or address');
+      checkInteger(options.advertise.port, 1, 0xffff, 'advertise.port');
+    }
     const server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
