@@ -4,7 +4,8 @@
 // - "`nbdfuse` + `losetup` + `mkfs.ext4` + `mount`. Write 200 files of random sizes, `sync`, unmount, log out, log in,
 //   mount again: every checksum matches."
 // - "`kill -9 iscsid` under fio, then restart it: it reattaches to the HBA and the run goes on, or fails cleanly with
-//   I/O errors. A verify pass afterwards finds no corrupt block."
+//   I/O errors. A verify pass afterwards finds no corrupt block." Both sides of that "or" are tested: a daemon back
+//   within the HBA's hold time (the run goes on), and one back only after it (EIO, and no corrupt block).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
