@@ -22,6 +22,8 @@ const INTEGRATION = [
   'test/integration/iscsid-hba-stats.test.ts',
   // iscsid --hba simulator through the fault proxy and a tgtd restart: fio verify over cuts, replacement_timeout → EIO.
   'test/integration/hba-faults-net.test.ts',
+  // iscsid --hba simulator with tgtd: 30 s of fio verify, ext4 across a logout, kill -9 iscsid under fio (nbdfuse, mount).
+  'test/integration/hba-faults-data.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
   // The Raycast extension's data and action layer against a real iscsid and tgtd, and `ray build` (issue 13).
