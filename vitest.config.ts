@@ -18,6 +18,8 @@ const INTEGRATION = [
   'test/integration/hba-addon.test.ts',
   // iscsid --hba simulator with tgtd: a session becomes an NBD disk (nbdinfo, fio).
   'test/integration/iscsid-hba.test.ts',
+  // iscsid --hba simulator with tgtd: a logout refused under a mounted ext4 (nbdfuse, losetup, mount), then forced.
+  'test/integration/iscsid-hba-volumes.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
 ];
