@@ -38,22 +38,22 @@ export function wireHost(options: HostWiringOptions): HostWiring {
   const tracker = new VolumeTracker();
   const power = new PowerPolicy({ sessions: options.sessions, clock: options.clock ?? SYSTEM_POWER_CLOCK });
   const network = new NetworkPolicy({ sessions: options.sessions, timers: options.timers ?? SYSTEM_NETWORK_TIMERS });
-  // An event delivered before watchHost returned (never on the addon's queue, but cheap to allow) still reaches it.
-  let watch: HostWatchHandle | undefined;
+  // A power notice delivered before watchHost returned (never on the addon's queue, but cheap to allow) is still answered.
+  const started: { watch?: HostWatchHandle } = {};
   const early: number[] = [];
   const targets = {
     volumes: tracker,
     power,
     network,
-    allowPowerChange: (id: number) => (watch ? watch.allowPowerChange(id) : early.push(id)),
+    allowPowerChange: (id: number) => (started.watch ? started.watch.allowPowerChange(id) : early.push(id)),
     onError: (error: unknown) => options.log('error', 'host event policy failed', { error: error instanceof Error ? error.message : String(error) }),
   };
-  watch = options.watchHost((event) => {
+  const handle = options.watchHost((event) => {
     if (event.kind === 'will-sleep' || event.kind === 'powered-on') options.log('info', event.kind === 'will-sleep' ? 'the Mac is going to sleep: quiescing sessions' : 'the Mac woke: checking every session');
     routeHostEvent(event, targets);
   });
-  for (const id of early.splice(0)) watch.allowPowerChange(id);
-  const handle = watch;
+  started.watch = handle;
+  for (const id of early.splice(0)) handle.allowPowerChange(id);
   const actions: DiskActions = {
     unmountWhole: (bsdName, o) => handle.unmountWhole(bsdName, o),
     eject: (bsdName) => handle.eject(bsdName),
