@@ -5,6 +5,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +55,19 @@ async function sessionCount(): Promise<number> {
   return (JSON.parse((await iscsiadm(['session', '--json'])).stdout) as unknown[]).length;
 }
 
+/** A raw connection to an NBD export that has read the server's greeting (proto.md: NBDMAGIC, IHAVEOPT, flags). */
+function greeted(socket: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const conn = net.connect(socket);
+    let got = 0;
+    conn.on('error', reject);
+    conn.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= 18) resolve(conn);
+    });
+  });
+}
+
 /** Resolves with the child's exit code once it has exited. */
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
@@ -91,7 +105,7 @@ describe.runIf(ready)('logout with the LUN\'s file system mounted (issue 12)', (
     ({ sid, uri } = await login());
     disk = await mountDisk(uri, mnt, true);
     writeFileSync(path.join(mnt, 'kept.bin'), data);
-    await run('sync', [], { timeout: 30_000 });
+    await run('sync', ['--file-system', mnt], { timeout: 30_000 });
     const p3 = await iscsiadm(['session', '-P', '3']);
     expect(p3.stdout).toContain(`Attached disk: ${uri} mounted at ${mnt}\n`);
     const [json] = JSON.parse((await iscsiadm(['session', '-r', String(sid), '-P', '3', '--json'])).stdout) as Array<{ luns: Array<{ mountPoints: string[] }> }>;
@@ -109,7 +123,7 @@ describe.runIf(ready)('logout with the LUN\'s file system mounted (issue 12)', (
     expect(isMountPoint(mnt)).toBe(true);
     expect(readFileSync(path.join(mnt, 'kept.bin')).equals(data)).toBe(true);
     writeFileSync(path.join(mnt, 'after.bin'), data.subarray(0, 4096));
-    await run('sync', [], { timeout: 30_000 });
+    await run('sync', ['--file-system', mnt], { timeout: 30_000 });
   }, 60_000);
 
   it('the refusal over the RPC carries data.mountPoint; session -u and --json say the same; force "yes" is a typed error', async () => {
@@ -165,9 +179,18 @@ describe.runIf(ready)('logout while a bare NBD client uses the disk (no mount)',
       expect(refused.stderr).toContain(`is in use: fio (pid ${fio.pid})`);
       expect(await sessionCount()).toBe(1);
 
+      // A connection that has said nothing yet (the NBD greeting read, no answer): iscsid's probe cannot see it, the
+      // export's end must still cut it off, or it would reach the same target ID's next session.
+      const idle = await greeted(socketOf(uri));
+      const cut = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the destroyed export left an idle NBD connection open')), 20_000);
+        idle.once('close', () => (clearTimeout(timer), resolve()));
+      });
+
       const forced = await iscsiadm(['session', '-r', String(sid), '-u', '--force']);
       expect(forced.code, forced.stderr).toBe(0);
       expect(await sessionCount()).toBe(0);
+      await cut;
       // The export went with the target: fio's connection is gone, and it ends with an error, not a hang.
       expect(await exited(fio)).not.toBe(0);
       expect(daemon.output()).toContain(`fio (pid ${fio.pid}) still uses the export`);
@@ -180,7 +203,7 @@ describe.runIf(ready)('logout while a bare NBD client uses the disk (no mount)',
 describe.runIf(ready)('iscsid stopping with the file system mounted', () => {
   it('unmounts it first, logs out, and stops; the data is there after a restart', async () => {
     const { uri } = await login();
-    const disk = await mountDisk(uri, mnt, false);
+    const disk = await mountDisk(uri, mnt, true);
     try {
       writeFileSync(path.join(mnt, 'at-stop.bin'), data);
       // No sync: the unmount at shutdown must write it.
