@@ -21,6 +21,8 @@ import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 const run = promisify(execFile);
 const ready = requireTool('make', 'tgtd', 'fio', 'nbdfuse', 'fusermount3', 'losetup', 'mkfs.ext4', 'mount', 'umount') && requireRoot('mounting a file system');
 const TARGET = 'iqn.2026-12.test.hba:volumes';
+/** A second target with nothing mounted: a logout of every session logs it out past the busy one. */
+const SPARE = 'iqn.2026-12.test.hba:spare';
 const LUN_BYTES = 64 << 20;
 
 let tgt: TgtdInstance;
@@ -77,7 +79,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 beforeAll(async () => {
   if (!ready) return;
   buildSimulator();
-  tgt = await startTgtd({ targets: [{ iqn: TARGET, luns: [{ sizeBytes: LUN_BYTES }] }] });
+  tgt = await startTgtd({ targets: [{ iqn: TARGET, luns: [{ sizeBytes: LUN_BYTES }] }, { iqn: SPARE, luns: [{ sizeBytes: 16 << 20 }] }] });
   dir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-volumes-'));
   mnt = mkdtempSync(path.join(os.tmpdir(), 'iscsid-volumes-mnt-'));
   daemon = await startDaemon();
@@ -143,6 +145,23 @@ describe.runIf(ready)('logout with the LUN\'s file system mounted (issue 12)', (
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'ISCSI_VOLUME_BUSY', mountPoint: mnt } });
     expect(await sessionCount()).toBe(1);
   }, 60_000);
+
+  it('every session at once (`node -U all`, `session -u`): the other logs out, the busy one is named and stays, exit 28', async () => {
+    for (const command of [['node', '-U', 'all'], ['session', '-u']]) {
+      const spare = await iscsiadm(['node', '-T', SPARE, '--login']);
+      expect(spare.code, spare.stderr).toBe(0);
+      const all = await iscsiadm(command);
+      expect(all.code, `${command.join(' ')}: ${all.stderr}`).toBe(28);
+      expect(all.stdout).toMatch(new RegExp(`Logout of \\[sid: \\d+, target: ${SPARE.replace(/\./g, '\\.')}, portal: [^\\]]+\\] successful\\.`));
+      expect(all.stdout).not.toContain(`target: ${TARGET}, portal: ${tgt.portal}] successful`);
+      expect(all.stderr).toContain(`the volume mounted at ${mnt}`);
+      // open-iscsi's way with several sessions: each refusal on a line of its own, naming the session.
+      if (command[0] === 'node') expect(all.stderr).toContain(`iscsiadm: Could not logout of [sid: ${sid}, target: ${TARGET}, portal: `);
+      const left = JSON.parse((await iscsiadm(['session', '--json'])).stdout) as Array<{ sid: number; targetName: string }>;
+      expect(left).toEqual([expect.objectContaining({ sid, targetName: TARGET })]);
+    }
+    expect(isMountPoint(mnt)).toBe(true);
+  }, 120_000);
 
   it('--force: unmounted (umount, losetup -d, fusermount3 -u), then the target destroyed and the session logged out', async () => {
     const forced = await iscsiadm(['node', '-T', TARGET, '--logout', '--force']);
