@@ -20,6 +20,8 @@ const INTEGRATION = [
   'test/integration/iscsid-hba.test.ts',
   // iscsid --hba simulator with tgtd: a logout refused under a mounted ext4 (nbdfuse, losetup, mount), then forced.
   'test/integration/iscsid-hba-volumes.test.ts',
+  // SessionManager over a real simulator and the test target, its volume seam scripted (a hung unmount, a race).
+  'test/integration/session-volumes.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
 ];
