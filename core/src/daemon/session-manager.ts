@@ -182,7 +182,8 @@ export class SessionManager {
    * Logs one session out, SYNCHRONIZE CACHE on each LUN first so the target has written what it acknowledged, within
    * the node's logout_timeout (open-iscsi's, 15 s by default). Recovery stops first: a connection lost now ends the
    * session instead of being replaced. A session that cannot log out in time (a frozen target) is dropped: its
-   * connection is closed without a Logout, and the outcome says so.
+   * connection is closed without a Logout, and the outcome says so. Before all that, with an HBA, its LUNs' volumes are
+   * let go (releaseVolumes): a busy one refuses the logout with VolumeBusyError unless `force`.
    */
   logout(sid: number, options: LogoutOptions = {}): Promise<LogoutOutcome> {
     return this.logoutAs(this.managed(sid), { force: options.force === true, stopping: false });

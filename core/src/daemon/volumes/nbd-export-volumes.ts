@@ -37,6 +37,7 @@ export interface NbdExportVolumesOptions {
 export class NbdExportVolumes implements DiskVolumes {
   private readonly read: () => SystemSnapshot;
   private readonly run: CommandRunner;
+  private cached: SystemSnapshot | undefined;
 
   constructor(private readonly options: NbdExportVolumesOptions) {
     this.read = options.readSystem ?? (() => readSystem());
@@ -62,7 +63,16 @@ export class NbdExportVolumes implements DiskVolumes {
 
   private usersOf(targetId: number, lun: number): ExportUsers {
     const socket = this.options.exportSocket(targetId, lun);
-    return socket === undefined ? NO_USERS : exportUsers(socket, this.read());
+    return socket === undefined ? NO_USERS : exportUsers(socket, this.viewSnapshot());
+  }
+
+  /** One reading of /proc and /sys serves every LUN of one `sessions.get` (the same turn); a logout always reads anew. */
+  private viewSnapshot(): SystemSnapshot {
+    if (this.cached === undefined) {
+      this.cached = this.read();
+      queueMicrotask(() => (this.cached = undefined));
+    }
+    return this.cached;
   }
 
   private async takeDown(users: ExportUsers): Promise<string[]> {
