@@ -219,6 +219,30 @@ describe.runIf(ready)('logout while a bare NBD client uses the disk (no mount)',
   }, 120_000);
 });
 
+describe.runIf(ready)('forced while a process holds the file system (its working folder in it)', () => {
+  it('refused unforced naming the mount; --force unmounts it lazily and logs out without hanging; the holder is left alone', async () => {
+    const { sid, uri } = await login();
+    const disk = await mountDisk(uri, mnt, true);
+    const holder = spawn('sleep', ['600'], { cwd: mnt, stdio: 'ignore' });
+    try {
+      await new Promise((resolve, reject) => holder.once('spawn', resolve).once('error', reject));
+      const refused = await iscsiadm(['session', '-r', String(sid), '-u']);
+      expect(refused.code).toBe(28);
+      expect(refused.stderr).toContain(`the volume mounted at ${mnt}`);
+      const forced = await iscsiadm(['session', '-r', String(sid), '-u', '--force']);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(isMountPoint(mnt)).toBe(false); // detached from the tree at once; the file system ends with its last user
+      expect(daemon.output()).toContain(`unmounted ${mnt} lazily (it was busy: `);
+      expect(await sessionCount()).toBe(0);
+      expect(holder.exitCode).toBeNull(); // iscsid kills nobody
+    } finally {
+      holder.kill('SIGKILL');
+      await exited(holder);
+      await disk.unmount();
+    }
+  }, 120_000);
+});
+
 describe.runIf(ready)('iscsid stopping with the file system mounted', () => {
   it('unmounts it first, logs out, and stops; the data is there after a restart', async () => {
     const { uri } = await login();
