@@ -140,6 +140,9 @@ describe.runIf(ready)('logout with the LUN\'s file system mounted (issue 12)', (
     } finally {
       client.close();
     }
+    const stray = await iscsiadm(['node', '-T', TARGET, '--force']);
+    expect(stray.code).toBe(7);
+    expect(stray.stderr).toContain('--force goes with --logout or -U all');
     const json = await iscsiadm(['session', '-r', String(sid), '-u', '--json']);
     expect(json.code).toBe(28);
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'ISCSI_VOLUME_BUSY', mountPoint: mnt } });
