@@ -24,6 +24,10 @@ const INTEGRATION = [
   'test/integration/hba-faults-net.test.ts',
   // iscsid --hba simulator with tgtd: 30 s of fio verify, ext4 across a logout, kill -9 iscsid under fio (nbdfuse, mount).
   'test/integration/hba-faults-data.test.ts',
+  // iscsid --hba simulator with tgtd: a logout refused under a mounted ext4 (nbdfuse, losetup, mount), then forced.
+  'test/integration/iscsid-hba-volumes.test.ts',
+  // SessionManager over a real simulator and the test target, its volume seam scripted (a hung unmount, a race).
+  'test/integration/session-volumes.test.ts',
   // Compiles driver/include/iscsi_hba_abi.h with gcc and g++ (the ABI mirror, issue 11).
   'core/test/hba/abi-mirror.test.ts',
   // The Raycast extension's data and action layer against a real iscsid and tgtd, and `ray build` (issue 13).

@@ -37,7 +37,8 @@ export abstract class BaseCommand extends Command {
   }
 }
 
-function oneLine(err: IscsiError): string {
+/** An error as the one line iscsiadm prints: its message, and its hint when the message lacks it. */
+export function oneLine(err: IscsiError): string {
   const message = firstLine(err.message);
   return err.hint && !message.includes(err.hint) ? `${message} (${err.hint})` : message;
 }

@@ -50,6 +50,8 @@ export const DEFAULT_HOST_EVENTS = Object.freeze({
   wakeStaleAfterMs: 10_000,
   /** Network path changes closer together than this are one change (an interface flapping, DHCP renewing). */
   networkDebounceMs: 500,
+  /** One unmount step before a logout (umount, losetup -d, fusermount3 -u): a file system may flush this long. */
+  unmountStepMs: 30_000,
 });
 
 /** BUSY / TASK SET FULL retries of a command (exponential backoff from 5 ms to 1 s). */

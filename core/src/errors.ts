@@ -257,20 +257,38 @@ export function storageErrorFrom(error: unknown, what: string, hint?: string): S
 }
 
 /** A logout refused because a volume on one of the session's LUNs is in use (issue 12: "a busy volume refuses the logout"). */
+/** What holds a LUN's disk when a logout is refused (issue 12: "a busy volume refuses the logout … naming it"). */
+export interface VolumeBusyFacts {
+  /** The disk: its BSD name on macOS (`disk4`); on Linux the loop device or the NBD export the user sits on. */
+  readonly disk: string;
+  /** The mount point in use, when a mounted file system (or an nbdfuse mount) holds the disk. */
+  readonly mountPoint?: string;
+  /** Who holds it: DiskArbitration's dissenter, or a process (`fio (pid 4242)`). */
+  readonly holder?: string;
+}
+
 export class VolumeBusyError extends IscsiError {
-  constructor(
-    /** The volume's mount point, and the BSD name of the disk it lives on. */
-    readonly mountPoint: string,
-    readonly bsdName: string,
-    /** Who refused the unmount, when the system said (DiskArbitration's dissenter string). */
-    readonly dissent?: string,
-  ) {
-    super('ISCSI_VOLUME_BUSY', `the volume mounted at ${mountPoint} (${bsdName}) is in use and would not unmount${dissent ? `: ${dissent}` : ''}`, {
-      hint: 'close what uses it (lsof +D <mount point>), or log out with --force to eject it anyway',
-    });
+  readonly disk: string;
+  readonly mountPoint: string | undefined;
+  readonly holder: string | undefined;
+  constructor(facts: VolumeBusyFacts) {
+    const by = facts.holder ? `: ${facts.holder}` : '';
+    super(
+      'ISCSI_VOLUME_BUSY',
+      facts.mountPoint !== undefined ? `the volume mounted at ${facts.mountPoint} (${facts.disk}) is in use${by}` : `the disk ${facts.disk} is in use${by}`,
+      {
+        hint:
+          facts.mountPoint !== undefined
+            ? `unmount ${facts.mountPoint} (lsof +D ${facts.mountPoint} shows who holds it), or log out with --force to unmount it anyway`
+            : 'stop that process, or log out with --force (its I/O then fails)',
+      },
+    );
+    this.disk = facts.disk;
+    this.mountPoint = facts.mountPoint;
+    this.holder = facts.holder;
   }
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), mountPoint: this.mountPoint, bsdName: this.bsdName };
+    return { ...super.toJSON(), disk: this.disk, ...(this.mountPoint === undefined ? {} : { mountPoint: this.mountPoint }), ...(this.holder === undefined ? {} : { holder: this.holder }) };
   }
 }
 

@@ -70,8 +70,7 @@ struct Conn {
   std::mutex mu;
   std::condition_variable idle;
   unsigned in_flight = 0;
-  explicit Conn(int f) : fd(f) {}
-  ~Conn() { close(fd); }
+  explicit Conn(int f) : fd(f) {}  // the fd is its worker's to close (NbdExport::accept_loop)
   void reply(uint64_t cookie, uint32_t error, const uint8_t* data = nullptr, uint32_t len = 0) {
     uint8_t h[16];
     put32(h, kSimpleReplyMagic);
@@ -145,6 +144,16 @@ NbdExport::~NbdExport() {
   if (acceptor_.joinable()) acceptor_.join();
   if (listen_fd_ >= 0) close(listen_fd_);
   unlink(path_.c_str());
+  // Every client is cut off: its reads end, its thread waits for its tasks (the destroyed target fails them) and ends.
+  std::list<Worker> workers;
+  {
+    std::lock_guard lock(workers_mu_);
+    for (auto& w : workers_)
+      if (!w.finished) shutdown(w.fd, SHUT_RDWR);
+    workers.swap(workers_);
+  }
+  for (auto& w : workers)
+    if (w.thread.joinable()) w.thread.join();
 }
 
 bool NbdExport::start(std::string& error) {
@@ -166,165 +175,189 @@ bool NbdExport::start(std::string& error) {
 }
 
 void NbdExport::accept_loop() {
-  const uint32_t bs = lun_.block_size;
-  const uint64_t size = lun_.blocks * bs;
-  const uint16_t tflags = kHasFlags | kSendFlush | (lun_.unmap ? kSendTrim : 0) | (lun_.write_protected ? kReadOnly : 0);
   for (;;) {
     int fd = accept(listen_fd_, nullptr, nullptr);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;
     }
-    std::thread([this, fd, bs, size, tflags] {
-      auto conn = std::make_shared<Conn>(fd);
-      // proto.md "Fixed newstyle negotiation".
-      uint8_t hello[18];
-      put64(hello, kNbdMagic);
-      put64(hello + 8, kIHaveOpt);
-      put16(hello + 16, kFlagFixedNewstyle | kFlagNoZeroes);
-      uint8_t cflags[4];
-      if (!write_all(fd, hello, sizeof hello) || !read_all(fd, cflags, 4)) return;
-      if ((get32(cflags) & ~uint32_t(kFlagFixedNewstyle | kFlagNoZeroes)) != 0) {
-        log_line("nbd: client flags " + std::to_string(get32(cflags)) + " unknown; closing");
-        return;
+    std::lock_guard lock(workers_mu_);
+    // Threads of connections that ended are joined here (they have returned or are about to), not left to pile up.
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (!it->finished) {
+        ++it;
+        continue;
       }
-      bool no_zeroes = (get32(cflags) & kFlagNoZeroes) != 0;
-      bool transmission = false;
-      while (!transmission) {
-        uint8_t oh[16];
-        if (!read_all(fd, oh, sizeof oh)) return;
-        uint32_t opt = get32(oh + 8), len = get32(oh + 12);
-        if (get64(oh) != kIHaveOpt || len > kMaxOptionLength) {
-          log_line("nbd: bad option header; closing");
-          return;
-        }
-        std::vector<uint8_t> data(len);
-        if (len && !read_all(fd, data.data(), len)) return;
-        if (opt == kOptExportName) {
-          uint8_t r[10 + 124]{};
-          put64(r, size);
-          put16(r + 8, tflags);
-          if (!write_all(fd, r, no_zeroes ? 10 : sizeof r)) return;
-          transmission = true;
-        } else if (opt == kOptAbort) {
-          option_reply(fd, opt, kRepAck);
-          return;
-        } else if (opt == kOptList) {
-          uint8_t r[4]{};  // one export, the empty (default) name
-          if (!option_reply(fd, opt, kRepServer, r, 4) || !option_reply(fd, opt, kRepAck)) return;
-        } else if (opt == kOptInfo || opt == kOptGo) {
-          // proto.md NBD_OPT_INFO/GO: u32 name length, name, u16 count, u16 requests. Any name selects this LUN.
-          if (len < 6 || get32(data.data()) > len - 6 || 4 + get32(data.data()) + 2 + 2u * get16(data.data() + 4 + get32(data.data())) != len) {
-            if (!option_reply(fd, opt, kRepErrInvalid)) return;
-            continue;
-          }
-          uint8_t info[12];
-          put16(info, kInfoExport);
-          put64(info + 2, size);
-          put16(info + 10, tflags);
-          uint8_t blk[14];
-          put16(blk, kInfoBlockSize);
-          put32(blk + 2, bs);                // minimum: the logical block
-          put32(blk + 6, bs < 4096 ? 4096 : bs);  // preferred
-          put32(blk + 10, lun_.max_transfer);     // maximum payload: one pool slot, never split
-          if (!option_reply(fd, opt, kRepInfo, info, sizeof info) || !option_reply(fd, opt, kRepInfo, blk, sizeof blk) ||
-              !option_reply(fd, opt, kRepAck))
-            return;
-          transmission = opt == kOptGo;
-        } else {
-          // Structured replies, meta contexts, TLS: not offered (proto.md lets the client go on without them).
-          if (!option_reply(fd, opt, kRepErrUnsup)) return;
-        }
+      it->thread.join();
+      it = workers_.erase(it);
+    }
+    if (stopping_) {
+      close(fd);
+      return;
+    }
+    auto& worker = workers_.emplace_back(Worker{{}, fd});
+    worker.thread = std::thread([this, fd, &worker] {
+      serve(fd);  // returns once nothing is in flight: no reply is written after it
+      {
+        std::lock_guard done(workers_mu_);
+        worker.finished = true;  // before the close: the destructor never shuts down an fd number reused meanwhile
       }
-      for (;;) {
-        uint8_t rq[28];
-        if (!read_all(fd, rq, sizeof rq)) break;
-        if (get32(rq) != kRequestMagic) {
-          log_line("nbd: bad request magic; closing");
-          break;
-        }
-        uint16_t type = get16(rq + 6);
-        uint64_t cookie = get64(rq + 8), offset = get64(rq + 16);
-        uint32_t length = get32(rq + 24);
-        std::vector<uint8_t> payload;
-        if (type == kCmdWrite) {
-          if (length > 32u << 20) {
-            log_line("nbd: write of " + std::to_string(length) + " bytes is beyond any sane payload; closing");
-            break;
-          }
-          payload.resize(length);
-          if (!read_all(fd, payload.data(), length)) break;
-        }
-        if (type == kCmdDisc) break;
-        bool in_range = offset <= size && length <= size - offset;
-        bool aligned = offset % bs == 0 && length % bs == 0;
-        uint64_t lba = offset / bs;
-        uint32_t blocks = length / bs;
-        Task t;
-        t.target = target_;
-        t.lun = lun_.lun;
-        if (type == kCmdRead || type == kCmdWrite) {
-          if (!in_range || !aligned || length == 0 || length > lun_.max_transfer) {
-            conn->reply(cookie, kEinval);
-            continue;
-          }
-          if (type == kCmdWrite && lun_.write_protected) {
-            conn->reply(cookie, kEperm);
-            continue;
-          }
-          // SBC-3 5.8 READ (16) / 5.40 WRITE (16): LBA at bytes 2..9, transfer length (blocks) at 10..13.
-          t.cdb[0] = type == kCmdRead ? 0x88 : 0x8a;
-          put64(t.cdb + 2, lba);
-          put32(t.cdb + 10, blocks);
-          t.cdb_len = 16;
-          t.dir = type == kCmdRead ? ISCSI_HBA_DIR_READ : ISCSI_HBA_DIR_WRITE;
-          t.xfer_len = length;
-          t.out = std::move(payload);
-        } else if (type == kCmdFlush) {
-          t.cdb[0] = 0x91;  // SBC-3 5.27 SYNCHRONIZE CACHE (16); LBA 0, 0 blocks = the whole medium
-          t.cdb_len = 16;
-        } else if (type == kCmdTrim) {
-          if (!in_range) {
-            conn->reply(cookie, kEinval);
-            continue;
-          }
-          // A trim is advisory: unmap only the whole blocks inside the range.
-          uint64_t first = (offset + bs - 1) / bs, end = (offset + length) / bs;
-          if (end <= first) {
-            conn->reply(cookie, 0);
-            continue;
-          }
-          // SBC-3 5.28 UNMAP: parameter list = 8-byte header + one 16-byte block descriptor.
-          payload.assign(24, 0);
-          put16(payload.data(), 22);
-          put16(payload.data() + 2, 16);
-          put64(payload.data() + 8, first);
-          put32(payload.data() + 16, uint32_t(std::min<uint64_t>(end - first, 0xffffffffu)));
-          t.cdb[0] = 0x42;
-          put16(t.cdb + 7, 24);
-          t.cdb_len = 10;
-          t.dir = ISCSI_HBA_DIR_WRITE;
-          t.xfer_len = 24;
-          t.out = std::move(payload);
-        } else {
-          conn->reply(cookie, kEinval);
-          continue;
-        }
-        conn->begin();
-        bool is_read = type == kCmdRead;
-        t.done = retrying(hba_, kUnitAttentionRetries, [conn, cookie, is_read, length](const TaskResult& r) {
-          uint32_t err = nbd_error(r);
-          // A short read cannot be told to an NBD client with simple replies: it is an I/O error.
-          if (err == 0 && is_read && r.data_len != length) err = kEio;
-          conn->reply(cookie, err, r.data, r.data_len);
-          conn->end();
-        });
-        hba_.submit(std::move(t));
-      }
-      // proto.md NBD_CMD_DISC: finish what is in flight, then close.
-      conn->wait_idle();
-    }).detach();
+      close(fd);
+    });
   }
+}
+
+void NbdExport::serve(int fd) {
+  const uint32_t bs = lun_.block_size;
+  const uint64_t size = lun_.blocks * bs;
+  const uint16_t tflags = kHasFlags | kSendFlush | (lun_.unmap ? kSendTrim : 0) | (lun_.write_protected ? kReadOnly : 0);
+  auto conn = std::make_shared<Conn>(fd);
+  // proto.md "Fixed newstyle negotiation".
+  uint8_t hello[18];
+  put64(hello, kNbdMagic);
+  put64(hello + 8, kIHaveOpt);
+  put16(hello + 16, kFlagFixedNewstyle | kFlagNoZeroes);
+  uint8_t cflags[4];
+  if (!write_all(fd, hello, sizeof hello) || !read_all(fd, cflags, 4)) return;
+  if ((get32(cflags) & ~uint32_t(kFlagFixedNewstyle | kFlagNoZeroes)) != 0) {
+    log_line("nbd: client flags " + std::to_string(get32(cflags)) + " unknown; closing");
+    return;
+  }
+  bool no_zeroes = (get32(cflags) & kFlagNoZeroes) != 0;
+  bool transmission = false;
+  while (!transmission) {
+    uint8_t oh[16];
+    if (!read_all(fd, oh, sizeof oh)) return;
+    uint32_t opt = get32(oh + 8), len = get32(oh + 12);
+    if (get64(oh) != kIHaveOpt || len > kMaxOptionLength) {
+      log_line("nbd: bad option header; closing");
+      return;
+    }
+    std::vector<uint8_t> data(len);
+    if (len && !read_all(fd, data.data(), len)) return;
+    if (opt == kOptExportName) {
+      uint8_t r[10 + 124]{};
+      put64(r, size);
+      put16(r + 8, tflags);
+      if (!write_all(fd, r, no_zeroes ? 10 : sizeof r)) return;
+      transmission = true;
+    } else if (opt == kOptAbort) {
+      option_reply(fd, opt, kRepAck);
+      return;
+    } else if (opt == kOptList) {
+      uint8_t r[4]{};  // one export, the empty (default) name
+      if (!option_reply(fd, opt, kRepServer, r, 4) || !option_reply(fd, opt, kRepAck)) return;
+    } else if (opt == kOptInfo || opt == kOptGo) {
+      // proto.md NBD_OPT_INFO/GO: u32 name length, name, u16 count, u16 requests. Any name selects this LUN.
+      if (len < 6 || get32(data.data()) > len - 6 || 4 + get32(data.data()) + 2 + 2u * get16(data.data() + 4 + get32(data.data())) != len) {
+        if (!option_reply(fd, opt, kRepErrInvalid)) return;
+        continue;
+      }
+      uint8_t info[12];
+      put16(info, kInfoExport);
+      put64(info + 2, size);
+      put16(info + 10, tflags);
+      uint8_t blk[14];
+      put16(blk, kInfoBlockSize);
+      put32(blk + 2, bs);                // minimum: the logical block
+      put32(blk + 6, bs < 4096 ? 4096 : bs);  // preferred
+      put32(blk + 10, lun_.max_transfer);     // maximum payload: one pool slot, never split
+      if (!option_reply(fd, opt, kRepInfo, info, sizeof info) || !option_reply(fd, opt, kRepInfo, blk, sizeof blk) ||
+          !option_reply(fd, opt, kRepAck))
+        return;
+      transmission = opt == kOptGo;
+    } else {
+      // Structured replies, meta contexts, TLS: not offered (proto.md lets the client go on without them).
+      if (!option_reply(fd, opt, kRepErrUnsup)) return;
+    }
+  }
+  for (;;) {
+    uint8_t rq[28];
+    if (!read_all(fd, rq, sizeof rq)) break;
+    if (get32(rq) != kRequestMagic) {
+      log_line("nbd: bad request magic; closing");
+      break;
+    }
+    uint16_t type = get16(rq + 6);
+    uint64_t cookie = get64(rq + 8), offset = get64(rq + 16);
+    uint32_t length = get32(rq + 24);
+    std::vector<uint8_t> payload;
+    if (type == kCmdWrite) {
+      if (length > 32u << 20) {
+        log_line("nbd: write of " + std::to_string(length) + " bytes is beyond any sane payload; closing");
+        break;
+      }
+      payload.resize(length);
+      if (!read_all(fd, payload.data(), length)) break;
+    }
+    if (type == kCmdDisc) break;
+    bool in_range = offset <= size && length <= size - offset;
+    bool aligned = offset % bs == 0 && length % bs == 0;
+    uint64_t lba = offset / bs;
+    uint32_t blocks = length / bs;
+    Task t;
+    t.target = target_;
+    t.lun = lun_.lun;
+    if (type == kCmdRead || type == kCmdWrite) {
+      if (!in_range || !aligned || length == 0 || length > lun_.max_transfer) {
+        conn->reply(cookie, kEinval);
+        continue;
+      }
+      if (type == kCmdWrite && lun_.write_protected) {
+        conn->reply(cookie, kEperm);
+        continue;
+      }
+      // SBC-3 5.8 READ (16) / 5.40 WRITE (16): LBA at bytes 2..9, transfer length (blocks) at 10..13.
+      t.cdb[0] = type == kCmdRead ? 0x88 : 0x8a;
+      put64(t.cdb + 2, lba);
+      put32(t.cdb + 10, blocks);
+      t.cdb_len = 16;
+      t.dir = type == kCmdRead ? ISCSI_HBA_DIR_READ : ISCSI_HBA_DIR_WRITE;
+      t.xfer_len = length;
+      t.out = std::move(payload);
+    } else if (type == kCmdFlush) {
+      t.cdb[0] = 0x91;  // SBC-3 5.27 SYNCHRONIZE CACHE (16); LBA 0, 0 blocks = the whole medium
+      t.cdb_len = 16;
+    } else if (type == kCmdTrim) {
+      if (!in_range) {
+        conn->reply(cookie, kEinval);
+        continue;
+      }
+      // A trim is advisory: unmap only the whole blocks inside the range.
+      uint64_t first = (offset + bs - 1) / bs, end = (offset + length) / bs;
+      if (end <= first) {
+        conn->reply(cookie, 0);
+        continue;
+      }
+      // SBC-3 5.28 UNMAP: parameter list = 8-byte header + one 16-byte block descriptor.
+      payload.assign(24, 0);
+      put16(payload.data(), 22);
+      put16(payload.data() + 2, 16);
+      put64(payload.data() + 8, first);
+      put32(payload.data() + 16, uint32_t(std::min<uint64_t>(end - first, 0xffffffffu)));
+      t.cdb[0] = 0x42;
+      put16(t.cdb + 7, 24);
+      t.cdb_len = 10;
+      t.dir = ISCSI_HBA_DIR_WRITE;
+      t.xfer_len = 24;
+      t.out = std::move(payload);
+    } else {
+      conn->reply(cookie, kEinval);
+      continue;
+    }
+    conn->begin();
+    bool is_read = type == kCmdRead;
+    t.done = retrying(hba_, kUnitAttentionRetries, [conn, cookie, is_read, length](const TaskResult& r) {
+      uint32_t err = nbd_error(r);
+      // A short read cannot be told to an NBD client with simple replies: it is an I/O error.
+      if (err == 0 && is_read && r.data_len != length) err = kEio;
+      conn->reply(cookie, err, r.data, r.data_len);
+      conn->end();
+    });
+    hba_.submit(std::move(t));
+  }
+  // proto.md NBD_CMD_DISC: finish what is in flight, then close.
+  conn->wait_idle();
 }
 
 }  // namespace sim

@@ -3,6 +3,8 @@
 // Protocol: the NBD protocol document (NetworkBlockDevice/nbd doc/proto.md), section numbers cited as "proto.md".
 #pragma once
 #include <atomic>
+#include <list>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -20,7 +22,15 @@ class NbdExport {
   uint64_t size() const { return lun_.blocks * lun_.block_size; }
 
  private:
+  // One thread per client connection. The export's end (its target destroyed) shuts every connection down and joins
+  // its thread: a client must not outlive the export and reach the target's next incarnation (same ID, same key).
+  struct Worker {
+    std::thread thread;
+    int fd;
+    bool finished = false;
+  };
   void accept_loop();
+  void serve(int fd);
   Hba& hba_;
   uint16_t target_;
   LunInfo lun_;
@@ -28,6 +38,8 @@ class NbdExport {
   int listen_fd_ = -1;
   std::thread acceptor_;
   std::atomic<bool> stopping_{false};
+  std::mutex workers_mu_;
+  std::list<Worker> workers_;
 };
 
 }  // namespace sim

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type Run } from '../../cli/test/run-cli.js';
 import { startIscsid, type IscsidInstance } from '../src/iscsid.js';
-import { mountNbdDisk } from '../src/nbd-disk.js';
+import { mountDisk } from '../src/nbd-disk.js';
 import { requireRoot, requireTool } from '../src/require-tool.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
@@ -181,7 +181,7 @@ describe.runIf(ready)('the disk through the HBA keeps its data (iscsid --hba sim
     try {
       const next = random(12);
       const sums = new Map<string, string>();
-      let unmount = await mountNbdDisk(uri, mnt, { format: true });
+      let disk = await mountDisk(uri, mnt, true);
       try {
         for (let i = 0; i < 200; i++) {
           // 0 bytes to 512 KiB, any length (not block-aligned): small files in the inode, partial blocks, extents.
@@ -194,7 +194,7 @@ describe.runIf(ready)('the disk through the HBA keeps its data (iscsid --hba sim
         const synced = spawnSync('sync', [mnt], { timeout: 60_000 });
         expect(synced.status).toBe(0);
       } finally {
-        await unmount();
+        await disk.unmount();
       }
       const logout = await iscsiadm(['node', '-T', TARGET, '--logout']);
       expect(logout.code, logout.stderr).toBe(0);
@@ -202,13 +202,13 @@ describe.runIf(ready)('the disk through the HBA keeps its data (iscsid --hba sim
       expect(login.code, login.stderr).toBe(0);
       uri = await attachedDisk();
       // A new session, a new nbdfuse and loop device: what is read comes from the LUN, not from a page cache.
-      unmount = await mountNbdDisk(uri, mnt, { format: false });
+      disk = await mountDisk(uri, mnt, false);
       try {
         const found = new Map<string, string>();
         for (const name of sums.keys()) found.set(name, sha256(readFileSync(path.join(mnt, name))));
         expect(found).toEqual(sums);
       } finally {
-        await unmount();
+        await disk.unmount();
       }
     } finally {
       rmSync(mnt, { recursive: true, force: true });

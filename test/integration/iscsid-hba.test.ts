@@ -2,9 +2,8 @@
 // "Tests on Linux": "Log in → the LUN's NBD export appears in `session -P 3`. Run `fio --ioengine=nbd --rw=randrw`,
 // block sizes 4 KiB to 1 MiB, depth 32, `--verify=crc32c` ... no error"; and "log out, and it goes away cleanly".
 import { execFile, spawnSync } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -13,10 +12,11 @@ import { runCli, type Run } from '../../cli/test/run-cli.js';
 import { iscsidCommand, startIscsid, type IscsidInstance } from '../src/iscsid.js';
 import { requireTool } from '../src/require-tool.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
-import { appears } from '../src/fs-wait.js';
+import { vanishes } from '../src/fs-wait.js';
+import { mountDisk } from '../src/nbd-disk.js';
+import { buildSimulator } from '../src/hba-sim-build.js';
 
 const run = promisify(execFile);
-const driver = path.resolve(import.meta.dirname, '../../driver');
 const ready = requireTool('make', 'fio', 'nbdinfo', 'tgtd');
 const filesystemTools = ready && requireTool('nbdfuse', 'fusermount3', 'losetup', 'mkfs.ext4', 'mount', 'umount') && process.getuid?.() === 0;
 const TARGET = 'iqn.2026-12.test.hba:disk';
@@ -50,50 +50,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/**
- * The NBD disk as a block device: nbdfuse shows it as a file, losetup makes that a loop device, and it is mounted at
- * `mnt` (mkfs.ext4 first when `format`). Returns the undo, in reverse order.
- */
-async function mountDisk(uri: string, mnt: string, format: boolean): Promise<() => Promise<void>> {
-  const fuseDir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-hba-fuse-'));
-  const pidFile = path.join(fuseDir, '..', `${path.basename(fuseDir)}.pid`);
-  const fuse = spawn('nbdfuse', ['-P', pidFile, path.join(fuseDir, 'disk'), uri], { stdio: 'ignore' });
-  const undo: Array<() => Promise<unknown>> = [
-    async () => {
-      await run('fusermount3', ['-u', fuseDir], { timeout: 20_000 }).catch(() => fuse.kill('SIGKILL'));
-      rmSync(pidFile, { force: true });
-      rmSync(fuseDir, { recursive: true, force: true });
-    },
-  ];
-  const undoAll = async () => {
-    for (const step of undo.reverse()) await step();
-  };
-  try {
-    await appears(pidFile, 20_000); // "when nbdfuse is ready to serve, write the nbdfuse process ID to the file"
-    const loop = (await run('losetup', ['--find', '--show', path.join(fuseDir, 'disk')], { timeout: 20_000 })).stdout.trim();
-    undo.push(() => run('losetup', ['-d', loop], { timeout: 20_000 }));
-    if (format) await run('mkfs.ext4', ['-q', '-F', loop], { timeout: 60_000 });
-    await run('mount', [loop, mnt], { timeout: 20_000 });
-    undo.push(() => run('umount', [mnt], { timeout: 60_000 }));
-    return undoAll;
-  } catch (error) {
-    await undoAll();
-    throw error;
-  }
-}
-
-/** Resolves when `file` is gone (fs.watch on its folder, no polling), or rejects after `ms`. */
-function vanishes(file: string, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const watcher = watch(path.dirname(file));
-    const done = (error?: Error): void => (clearTimeout(timer), watcher.close(), error ? reject(error) : resolve());
-    const timer = setTimeout(() => done(new Error(`${file} still there after ${ms} ms`)), ms);
-    watcher.on('change', () => !existsSync(file) && done());
-    watcher.on('rename', () => !existsSync(file) && done());
-    if (!existsSync(file)) done();
-  });
-}
-
 function iscsiadm(args: string[]): Promise<Run> {
   return runCli([...args, '--socket', daemon.socket]);
 }
@@ -105,8 +61,7 @@ function attachedDisk(p3: string): string | undefined {
 
 beforeAll(async () => {
   if (!ready) return;
-  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
-  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  buildSimulator();
   tgt = await startTgtd({ targets: [{ iqn: TARGET, luns: [{ sizeBytes: LUN_BYTES }] }] });
   dir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-hba-'));
   daemon = await startDaemon();
@@ -188,19 +143,19 @@ describe.runIf(ready)('iscsid --hba simulator: a session becomes a disk', () => 
     const mnt = mkdtempSync(path.join(os.tmpdir(), 'iscsid-hba-mnt-'));
     try {
       const data = randomBytes(3 << 20);
-      let unmount = await mountDisk(uri, mnt, true);
+      let disk = await mountDisk(uri, mnt, true);
       try {
         writeFileSync(path.join(mnt, 'file.bin'), data);
         await run('sync', [], { timeout: 30_000 });
       } finally {
-        await unmount();
+        await disk.unmount();
       }
       // A fresh nbdfuse and loop device: what is read comes from the LUN, through the HBA, not a page cache.
-      unmount = await mountDisk(uri, mnt, false);
+      disk = await mountDisk(uri, mnt, false);
       try {
         expect(readFileSync(path.join(mnt, 'file.bin')).equals(data)).toBe(true);
       } finally {
-        await unmount();
+        await disk.unmount();
       }
     } finally {
       rmSync(mnt, { recursive: true, force: true });

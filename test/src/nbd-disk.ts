@@ -1,7 +1,7 @@
-// An NBD disk (the HBA simulator's export of a LUN) as a mounted filesystem: nbdfuse shows it as a file, losetup makes
-// that a loop device, mount mounts it. For the HBA integration tests (issue 12 "nbdfuse + losetup + mkfs.ext4 + mount").
+// An NBD export as a mounted file system, the way a person does it on Linux: nbdfuse shows the export as a file,
+// losetup makes that file a block device, mount mounts it (mkfs.ext4 first when asked).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,42 +9,61 @@ import { appears } from './fs-wait.js';
 
 const run = promisify(execFile);
 
-/** Every step of the mount is bounded by this (mkfs.ext4 by twice it). */
-const STEP_MS = 30_000;
+export interface MountedDisk {
+  /** The nbdfuse mount (the export as the file `<fuseDir>/disk`). */
+  readonly fuseDir: string;
+  /** `/dev/loopN`. */
+  readonly loop: string;
+  readonly mountPoint: string;
+  /** nbdfuse's pid. */
+  readonly fusePid: number;
+  /** Undoes what is still there, in reverse order: umount, losetup -d, fusermount3 -u (a piece already gone is skipped). */
+  unmount(): Promise<void>;
+}
 
-/**
- * Mounts the disk at `uri` on `mnt` (mkfs.ext4 first when `format`). Returns the undo: unmount, detach the loop device,
- * stop nbdfuse, in that order; after it nothing holds the export open.
- */
-export async function mountNbdDisk(uri: string, mnt: string, options: { format: boolean }): Promise<() => Promise<void>> {
+/** Whether `dir` is a mount point now (/proc/self/mountinfo, field 5). */
+export function isMountPoint(dir: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === dir);
+}
+
+/** Whether a loop device is attached (its backing_file exists in sysfs). */
+function loopAttached(loop: string): boolean {
+  try {
+    return readFileSync(`/sys/block/${path.basename(loop)}/loop/backing_file`, 'utf8').trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
+export async function mountDisk(uri: string, mountPoint: string, format: boolean): Promise<MountedDisk> {
   const fuseDir = mkdtempSync(path.join(os.tmpdir(), 'nbd-disk-fuse-'));
   const pidFile = path.join(fuseDir, '..', `${path.basename(fuseDir)}.pid`);
   const fuse = spawn('nbdfuse', ['-P', pidFile, path.join(fuseDir, 'disk'), uri], { stdio: 'ignore' });
   const fuseExited = new Promise<void>((resolve) => fuse.once('exit', () => resolve()));
-  const undo: Array<() => Promise<unknown>> = [
-    async () => {
-      // fusermount3 -u makes nbdfuse exit; it is waited for, so the NBD connection is closed when the undo returns.
-      await run('fusermount3', ['-u', fuseDir], { timeout: STEP_MS }).catch(() => fuse.kill('SIGKILL'));
-      const timer = setTimeout(() => fuse.kill('SIGKILL'), STEP_MS);
+  let loop = '';
+  const unmount = async (): Promise<void> => {
+    if (isMountPoint(mountPoint)) await run('umount', [mountPoint], { timeout: 60_000 });
+    if (loop !== '' && loopAttached(loop)) await run('losetup', ['-d', loop], { timeout: 20_000 });
+    if (isMountPoint(fuseDir)) await run('fusermount3', ['-u', fuseDir], { timeout: 20_000 }).catch(() => fuse.kill('SIGKILL'));
+    // fusermount3 -u makes nbdfuse exit; it is waited for (bounded), so the NBD connection is closed when this returns.
+    if (fuse.exitCode === null && fuse.signalCode === null) {
+      const timer = setTimeout(() => fuse.kill('SIGKILL'), 20_000);
       await fuseExited;
       clearTimeout(timer);
-      rmSync(pidFile, { force: true });
-      rmSync(fuseDir, { recursive: true, force: true });
-    },
-  ];
-  const undoAll = async (): Promise<void> => {
-    for (const step of undo.reverse()) await step();
+    }
+    rmSync(pidFile, { force: true });
+    rmSync(fuseDir, { recursive: true, force: true });
   };
   try {
-    await appears(pidFile, STEP_MS); // "when nbdfuse is ready to serve, write the nbdfuse process ID to the file"
-    const loop = (await run('losetup', ['--find', '--show', path.join(fuseDir, 'disk')], { timeout: STEP_MS })).stdout.trim();
-    undo.push(() => run('losetup', ['-d', loop], { timeout: STEP_MS }));
-    if (options.format) await run('mkfs.ext4', ['-q', '-F', loop], { timeout: 2 * STEP_MS });
-    await run('mount', [loop, mnt], { timeout: STEP_MS });
-    undo.push(() => run('umount', [mnt], { timeout: 2 * STEP_MS }));
-    return undoAll;
+    await appears(pidFile, 20_000); // "when nbdfuse is ready to serve, write the nbdfuse process ID to the file"
+    loop = (await run('losetup', ['--find', '--show', path.join(fuseDir, 'disk')], { timeout: 20_000 })).stdout.trim();
+    if (format) await run('mkfs.ext4', ['-q', '-F', loop], { timeout: 60_000 });
+    await run('mount', [loop, mountPoint], { timeout: 20_000 });
+    return { fuseDir, loop, mountPoint, fusePid: fuse.pid!, unmount };
   } catch (error) {
-    await undoAll();
+    await unmount();
     throw error;
   }
 }

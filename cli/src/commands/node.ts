@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { ArgumentError, findInOrder, isIscsiError, isSecretKey, TransportError, type NodeRecord, type RpcClient } from '@iscsi-initiator/core/rpc';
-import { BaseCommand } from '../base-command.js';
+import { ArgumentError, findInOrder, isIscsiError, isSecretKey, TransportError, type IscsiError, type NodeRecord, type RpcClient } from '@iscsi-initiator/core/rpc';
+import { BaseCommand, oneLine } from '../base-command.js';
 import { withSpinner } from '../spinner.js';
 import { withDaemon, daemonFlags } from '../daemon.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { loginExitCode, loginFailureLine, loginNodes, type LoginOutcome, type SessionInfo } from '../node/login.js';
 import { readSecret } from '../node/secret-input.js';
 
@@ -18,11 +18,13 @@ export type NodeResult =
   | { deleted: number }
   | { stored: true; key: string }
   | { sessions: SessionInfo[]; failures: Array<{ targetName: string; portal: string; error: Record<string, unknown> }> }
-  | { loggedOut: SessionInfo[] };
+  | { loggedOut: SessionInfo[]; failures?: Array<{ sid: number; targetName: string; portal: string; error: Record<string, unknown> }> };
 
 export default class Node extends BaseCommand {
   static override summary = 'The node database: list, show, update and delete nodes; log in and out';
   static override description = `Without -T, lists every node iscsid knows, one line each in open-iscsi's format (PORTAL,TPGT IQN). With -T (and -p to pick one portal; without it, every portal of the target): -o show prints every setting as "key = value", -o update -n KEY -v VALUE changes one, -o delete forgets the node, --login / --logout open or close its session. -L all|automatic logs in to every (automatic) node, -U all logs out every session.
+
+A logout first lets go of the LUNs' volumes: a volume in use (on macOS), a file system mounted from the disk or a process using it (under the HBA simulator) refuses the logout with exit 28, naming it; the session stays. --force (not in open-iscsi) unmounts them anyway, and logs out while processes still use the disk: their I/O then fails.
 
 CHAP secrets are never taken from the command line: "-o update -n node.session.auth.password" (or password_in) asks for the secret on the terminal without echo, or reads the first line of stdin with --password-stdin; iscsid keeps it in its secret store.
 
@@ -36,6 +38,7 @@ ${BaseCommand.exitCodesHelp}`;
     'security find-generic-password -w -s nas | <%= config.bin %> node -T iqn.2004-04.com.example:disk1 -o update -n node.session.auth.password --password-stdin',
     '<%= config.bin %> -m node -T iqn.2004-04.com.example:disk1 -p 10.0.0.5 --login   # open-iscsi form',
     '<%= config.bin %> node -T iqn.2004-04.com.example:disk1 --logout',
+    '<%= config.bin %> node -T iqn.2004-04.com.example:disk1 --logout --force   # unmounts its volumes even in use',
     '<%= config.bin %> node -L automatic',
     '<%= config.bin %> node -U all',
   ];
@@ -50,6 +53,7 @@ ${BaseCommand.exitCodesHelp}`;
     logout: Flags.boolean({ char: 'u', description: 'log out of the node(s)\' sessions', exclusive: ['loginall', 'logoutall'] }),
     loginall: Flags.string({ char: 'L', description: 'log in to every node, or every node with node.startup = automatic', options: ['all', 'automatic'], exclusive: ['logoutall', 'targetname'] }),
     logoutall: Flags.string({ char: 'U', description: 'log out of every session', options: ['all'], exclusive: ['targetname'] }),
+    force: Flags.boolean({ description: 'with --logout or -U all: unmount the LUNs\' volumes forcibly, even in use, and log out while processes use the disk (their I/O then fails); not in open-iscsi' }),
     'password-stdin': Flags.boolean({ description: 'read the secret for -n node.session.auth.password[_in] from the first line of stdin' }),
     'show-secrets': Flags.boolean({ char: 'S', description: 'with -o show: print stored CHAP secrets (root only; iscsid refuses anyone else)' }),
     ...daemonFlags,
@@ -67,6 +71,7 @@ ${BaseCommand.exitCodesHelp}`;
     if (flags['password-stdin'] && (flags.op !== 'update' || secretKind === undefined)) {
       throw new ArgumentError('ISCSI_BAD_ARGUMENT', '--password-stdin goes with -o update -n node.session.auth.password (or password_in)');
     }
+    if (flags.force && !flags.logout && flags.logoutall === undefined) throw new ArgumentError('ISCSI_BAD_ARGUMENT', '--force goes with --logout or -U all');
     const needsTarget = flags.op !== undefined || flags.login || flags.logout;
     if (needsTarget && flags.targetname === undefined) {
       throw new ArgumentError('ISCSI_BAD_ARGUMENT', `${flags.op === undefined ? (flags.login ? '--login' : '--logout') : `-o ${flags.op}`} needs a node: give -T IQN (and -p PORTAL)`);
@@ -79,7 +84,7 @@ ${BaseCommand.exitCodesHelp}`;
     const secret = flags.op === 'update' && secretKind !== undefined ? await readSecret({ fromStdin: flags['password-stdin'], prompt: `${flags.name}: ` }) : undefined;
 
     return withDaemon(flags.socket, async (client) => {
-      if (flags.logoutall !== undefined) return this.logoutSessions(client, await client.call('sessions.list'));
+      if (flags.logoutall !== undefined) return this.logoutSessions(client, await client.call('sessions.list'), flags.force);
       if (flags.loginall !== undefined) {
         const all = await client.call('nodes.list', {});
         const nodes = flags.loginall === 'automatic' ? all.filter((n) => n.settings['node.startup'] === 'automatic') : all;
@@ -97,7 +102,7 @@ ${BaseCommand.exitCodesHelp}`;
       if (flags.login) return this.reportLogins(await withSpinner(!this.jsonEnabled(), 'Logging in', () => loginNodes(client, nodes, (line) => this.log(line))));
       if (flags.logout) {
         const sessions = await client.call('sessions.list');
-        return this.logoutSessions(client, sessions.filter((s) => nodes.some((n) => n.targetName === s.targetName && n.portal === s.portal)));
+        return this.logoutSessions(client, sessions.filter((s) => nodes.some((n) => n.targetName === s.targetName && n.portal === s.portal)), flags.force);
       }
       if (flags.op === 'delete') {
         return client.call('nodes.delete', { targetName, ...(flags.portal === undefined ? {} : { portal: nodes[0]!.portal }) });
@@ -156,13 +161,33 @@ ${BaseCommand.exitCodesHelp}`;
     return found?.ref;
   }
 
-  private async logoutSessions(client: RpcClient, sessions: readonly SessionInfo[]): Promise<NodeResult> {
+  /**
+   * One session after another, as open-iscsi does: a session that refuses (a busy volume, exit 28) is named on stderr
+   * and the others still log out; the first refusal decides the exit code.
+   */
+  private async logoutSessions(client: RpcClient, sessions: readonly SessionInfo[], force: boolean): Promise<NodeResult> {
     if (sessions.length === 0) return this.noRecords('no matching sessions found', { loggedOut: [] });
+    const loggedOut: SessionInfo[] = [];
+    const failures: Array<{ session: SessionInfo; error: IscsiError }> = [];
     for (const s of sessions) {
-      await client.call('sessions.logout', { sid: s.sid });
-      this.log(`Logout of [sid: ${s.sid}, target: ${s.targetName}, portal: ${s.portal}] successful.`);
+      const ref = `[sid: ${s.sid}, target: ${s.targetName}, portal: ${s.portal}]`;
+      try {
+        await client.call('sessions.logout', { sid: s.sid, ...(force ? { force: true } : {}) });
+      } catch (e) {
+        if (!isIscsiError(e) || sessions.length === 1) throw e;
+        failures.push({ session: s, error: e });
+        if (!this.jsonEnabled()) process.stderr.write(`iscsiadm: Could not logout of ${ref}: ${oneLine(e)}\n`);
+        continue;
+      }
+      loggedOut.push(s);
+      this.log(`Logout of ${ref} successful.`);
     }
-    return { loggedOut: [...sessions] };
+    const first = failures[0];
+    if (first === undefined) return { loggedOut };
+    if (this.jsonEnabled()) {
+      this.logJson({ loggedOut, failures: failures.map((f) => ({ sid: f.session.sid, targetName: f.session.targetName, portal: f.session.portal, error: f.error.toJSON() })) });
+    }
+    return this.exit(exitCodeFor(first.error.code));
   }
 
   /** Every failed node gets one line; the first failure decides the exit code (15 when the session already exists). */

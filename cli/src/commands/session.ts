@@ -21,6 +21,8 @@ export default class Session extends BaseCommand {
   static override summary = 'List the daemon\'s sessions, show their details, statistics, rescan or log out';
   static override description = `Without flags prints open-iscsi's one line per session: tcp: [SID] PORTAL,TPGT IQN (non-flash). -P 1 adds each session's state, ISID and TSIH; -P 2 the timeouts and negotiated iSCSI parameters; -P 3 the LUNs found (vendor, model, serial, size). With -r SID: -s prints its statistics, -R rescans its LUNs, -u logs it out; without -r they act on every session.
 
+A logout first lets go of the LUNs' volumes: a volume in use (on macOS), a file system mounted from the disk or a process using it (under the HBA simulator) refuses it with exit 28, naming it; the session stays. -u --force (not in open-iscsi) unmounts them anyway, and logs out while processes still use the disk: their I/O then fails.
+
 ${BaseCommand.exitCodesHelp}`;
   static override examples = [
     '<%= config.bin %> session',
@@ -28,6 +30,7 @@ ${BaseCommand.exitCodesHelp}`;
     '<%= config.bin %> session -r 1 -s',
     '<%= config.bin %> session -r 1 -R',
     '<%= config.bin %> session -r 1 -u',
+    '<%= config.bin %> session -r 1 -u --force   # unmounts its volumes even in use',
     '<%= config.bin %> -m session -P 1   # open-iscsi form',
     '<%= config.bin %> session -r 1 -P 2 --json',
   ];
@@ -37,6 +40,7 @@ ${BaseCommand.exitCodesHelp}`;
     stats: Flags.boolean({ char: 's', description: 'print session statistics', exclusive: ['rescan', 'logout', 'print'] }),
     rescan: Flags.boolean({ char: 'R', description: 'rescan the LUNs (REPORT LUNS, INQUIRY, READ CAPACITY) and print them', exclusive: ['stats', 'logout', 'print'] }),
     logout: Flags.boolean({ char: 'u', description: 'log out (SYNCHRONIZE CACHE first)', exclusive: ['stats', 'rescan', 'print'] }),
+    force: Flags.boolean({ description: 'with -u: unmount the LUNs\' volumes forcibly, even in use, and log out while processes use the disk (their I/O then fails); not in open-iscsi', dependsOn: ['logout'] }),
     ...daemonFlags,
   };
 
@@ -48,7 +52,7 @@ ${BaseCommand.exitCodesHelp}`;
       if (targets.length === 0) return this.noSessions(flags.logout ? { loggedOut: 0 } : []);
       if (flags.stats) return this.stats(client, targets, flags.sid !== undefined);
       if (flags.rescan) return this.rescan(client, targets, flags.sid !== undefined);
-      if (flags.logout) return this.logout(client, targets, flags.sid);
+      if (flags.logout) return this.logout(client, targets, flags.sid, flags.force);
       return this.show(client, targets, flags.print ?? 0);
     });
   }
@@ -118,10 +122,18 @@ ${BaseCommand.exitCodesHelp}`;
     return one ? { luns: all[0]!.luns } : all;
   }
 
-  private async logout(client: RpcClient, sessions: SessionInfo[], sid: number | undefined): Promise<{ loggedOut: number }> {
+  private async logout(client: RpcClient, sessions: SessionInfo[], sid: number | undefined, force: boolean): Promise<{ loggedOut: number }> {
     for (const s of sessions) this.log(`Logging out of session ${sessionRef(s)}`);
-    const result = await client.call('sessions.logout', sid === undefined ? { all: true } : { sid });
-    for (const s of sessions) this.log(`Logout of ${sessionRef(s)} successful.`);
-    return result;
+    try {
+      const result = await client.call('sessions.logout', { ...(sid === undefined ? { all: true as const } : { sid }), ...(force ? { force: true } : {}) });
+      for (const s of sessions) this.log(`Logout of ${sessionRef(s)} successful.`);
+      return result;
+    } catch (e) {
+      if (sid !== undefined) throw e;
+      // All at once logs out every session it can, and fails with the first refusal: say which did go first.
+      const left = new Set((await client.call('sessions.list')).map((s) => s.sid));
+      for (const s of sessions) if (!left.has(s.sid)) this.log(`Logout of ${sessionRef(s)} successful.`);
+      throw e;
+    }
   }
 }

@@ -94,8 +94,9 @@ export function lunLines(lun: Lun, indent = ''): string[] {
     `${indent}\tVendor: ${lun.vendor}  Model: ${lun.product}  Rev: ${lun.revision}`,
     `${indent}\tSerial: ${lun.serial ?? '(none)'}`,
     `${indent}\tSize: ${humanSize(size)} (${size} bytes), block length ${lun.blockLength}`,
-    // open-iscsi's "Attached scsi disk sdX": here the HBA's disk (the NBD URI under the simulator), if there is one.
-    `${indent}\tAttached disk: ${lun.disk ?? '(none)'}`,
+    // open-iscsi's "Attached scsi disk sdX": here the HBA's disk (/dev/diskN on macOS, the NBD URI under the
+    // simulator) and where its file systems are mounted (issue 12).
+    `${indent}\tAttached disk: ${lun.disk ?? '(none)'}${lun.disk !== null && lun.mountPoints.length > 0 ? ` mounted at ${lun.mountPoints.join(', ')}` : ''}`,
   ];
 }
 

@@ -108,11 +108,22 @@ export class DaemonHba {
     return { targetId, inFlight: this.bridge.inFlightOf(targetId), commands, bytesRead, bytesWritten, failures, aborts, rescans };
   }
 
-  /** The LUN's disk: the simulator's NBD URI while its export exists; null otherwise (the dext's BSD name: not yet). */
+  /** The LUN's disk: the simulator's NBD URI while its export exists; null otherwise (the dext's: from DiskArbitration). */
   disk(targetId: number, lun: number): string | null {
-    if (this.nbdDir === undefined) return null;
+    const socket = this.exportSocket(targetId, lun);
+    return socket === undefined ? null : `nbd+unix:///?socket=${socket}`;
+  }
+
+  /** The simulator's NBD export socket of a LUN, while it exists; undefined with the dext. */
+  exportSocket(targetId: number, lun: number): string | undefined {
+    if (this.nbdDir === undefined) return undefined;
     const socket = exportPath(this.nbdDir, targetId, lun);
-    return existsSync(socket) ? `nbd+unix:///?socket=${socket}` : null;
+    return existsSync(socket) ? socket : undefined;
+  }
+
+  /** Whether this is the simulator (its disks are NBD exports) rather than the dext. */
+  get simulated(): boolean {
+    return this.nbdDir !== undefined;
   }
 
   /** Waits, bounded, for the simulator to export these LUNs (its probe runs after the target is created). */

@@ -5,12 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { watchHost } from '@iscsi-initiator/native';
 import { DEFAULT_SOCKET_PATH } from '../defaults.js';
 import { ArgumentError } from '../errors.js';
 import { IscsiError } from '../errors.js';
 import { defaultDaemonPaths, SOCKET_ENV, STATE_DIR_ENV } from '../platform-paths.js';
 import { executableAsset, inSingleExecutable } from '../single-executable.js';
 import { DaemonHba, HBA_KINDS, type HbaKind } from './hba-attachment.js';
+import { wireHost, type HostWiring } from './host-wiring.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { NodeDatabase } from './node-db.js';
 import { socketPeerCredentials } from './peer-credentials.js';
@@ -20,6 +22,8 @@ import { RpcServer } from './rpc-server.js';
 import { openSecretStore } from './secrets.js';
 import { SessionManager } from './session-manager.js';
 import { usage } from './usage.js';
+import type { DiskVolumes } from './volumes/disk-volumes.js';
+import { NbdExportVolumes } from './volumes/nbd-export-volumes.js';
 
 const STATS_INTERVAL_MS = 2_000;
 
@@ -83,6 +87,18 @@ async function main(): Promise<void> {
     simBinary: values['hba-sim'],
     log: hbaLog,
   });
+  // The volumes on the HBA's disks, let go before a logout (issue 12): DiskArbitration's on macOS, with sleep, wake and
+  // network changes from the same watch; under the simulator on Linux, whatever uses its NBD exports.
+  let host: HostWiring | undefined;
+  if (process.platform === 'darwin') {
+    try {
+      host = wireHost({ watchHost, sessions: () => sessions.liveSessions(), log: hbaLog });
+    } catch (e) {
+      log.error({ error: errorText(e) }, 'cannot watch the Mac (disks, sleep, network): volumes are not unmounted before a logout');
+    }
+  }
+  const volumes: DiskVolumes | undefined =
+    hba?.simulated && process.platform === 'linux' ? new NbdExportVolumes({ exportSocket: (targetId, lun) => hba.exportSocket(targetId, lun) }) : hba ? host?.volumes : undefined;
   const db = new NodeDatabase({ stateDir, log: (level, message, fields) => log[level](fields ?? {}, message) });
   const secrets = await openSecretStore({ stateDir: secretsDir });
   const server = new RpcServer({
@@ -110,7 +126,9 @@ async function main(): Promise<void> {
       if (o.clean) log.info(fields, 'session logged out');
       else log.warn(fields, 'session dropped without a clean logout');
     },
-  }, hba);
+    volumesReleased: (event) => log.info(event, 'volumes let go before the logout'),
+    volumesLeftInUse: (event) => log.error(event, 'VOLUMES STILL IN USE: the disk is taken away under them'),
+  }, hba, volumes);
 
   // session.stats to subscribers, every 2 s for each live session (docs/api.md).
   const statsTimer = setInterval(() => {
@@ -139,6 +157,7 @@ async function main(): Promise<void> {
     log.info({ signal, sessions: sessions.list().length }, 'logging out every session');
     clearInterval(statsTimer);
     const outcomes = await sessions.shutdown();
+    host?.close();
     await hba?.close();
     await server.close();
     log.info({ sessions: outcomes.length, dropped: outcomes.filter((o) => !o.clean).length }, 'iscsid stopped');

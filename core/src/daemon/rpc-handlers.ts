@@ -76,8 +76,9 @@ export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): Rp
     'sessions.logout': async (p) => {
       if ((p.all === true) === (p.sid !== undefined)) throw new ArgumentError('ISCSI_BAD_ARGUMENT', 'sessions.logout takes exactly one of params.sid and params.all');
       // A session that could not log out within its logout_timeout was dropped: it is gone either way (docs/api.md).
-      if (p.all === true) return { loggedOut: (await sessions.logoutAll()).length };
-      await sessions.logout(p.sid!);
+      const options = { force: p.force === true };
+      if (p.all === true) return { loggedOut: (await sessions.logoutAll(options)).length };
+      await sessions.logout(p.sid!, options);
       return { loggedOut: 1 };
     },
     'sessions.list': () => sessions.list(),

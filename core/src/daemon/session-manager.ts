@@ -1,4 +1,4 @@
-import { ArgumentError, AuthError, IscsiError, TransportError } from '../errors.js';
+import { ArgumentError, AuthError, IscsiError, TransportError, VolumeBusyError } from '../errors.js';
 import { loginAuthFrom } from '../login/auth.js';
 import { formatIsid } from '../login/isid.js';
 import { IscsiSession } from '../net/session.js';
@@ -13,6 +13,7 @@ import type { DaemonHba } from './hba-attachment.js';
 import type { NodeDatabase, NodeRecord } from './node-db.js';
 import type { NodeSessionSettings } from './node-settings.js';
 import { findSecret, type SecretStore } from './secrets.js';
+import type { DiskVolumes } from './volumes/disk-volumes.js';
 import type { LunInfo, SessionDetails, SessionInfo, SessionStats } from '../rpc/types.js';
 
 export type { LunInfo, SessionDetails, SessionInfo, SessionStats };
@@ -55,6 +56,16 @@ export interface SessionManagerEvents {
   hbaError?(event: { sid: number; error: string }): void;
   /** A session left the table: logged out, or dropped (the daemon logs it, naming the node). */
   ended?(outcome: LogoutOutcome): void;
+  /** A session's volumes were let go before its target was destroyed: what was done, one line per step. */
+  volumesReleased?(event: { sid: number; steps: string[] }): void;
+  /** A forced logout or a stopping iscsid found volumes that would not let go: the target is destroyed under them anyway. */
+  volumesLeftInUse?(event: { sid: number; error: string }): void;
+}
+
+/** How a session is logged out: asked to (by a client, forced or not), or because iscsid is stopping. */
+export interface LogoutOptions {
+  /** Unmount volumes even in use, and pass over processes using the disk (docs/api.md, sessions.logout). */
+  readonly force?: boolean;
 }
 
 /**
@@ -77,6 +88,8 @@ export class SessionManager {
     private readonly events: SessionManagerEvents,
     /** The HBA (iscsid --hba dext|simulator): each logged-in session becomes a target there. */
     private readonly hba?: DaemonHba,
+    /** The volumes on the HBA's disks (DiskArbitration on macOS, the NBD exports' users under the simulator). */
+    private readonly volumes?: DiskVolumes,
   ) {}
 
   /**
@@ -169,17 +182,41 @@ export class SessionManager {
    * Logs one session out, SYNCHRONIZE CACHE on each LUN first so the target has written what it acknowledged, within
    * the node's logout_timeout (open-iscsi's, 15 s by default). Recovery stops first: a connection lost now ends the
    * session instead of being replaced. A session that cannot log out in time (a frozen target) is dropped: its
-   * connection is closed without a Logout, and the outcome says so.
+   * connection is closed without a Logout, and the outcome says so. Before all that, with an HBA, its LUNs' volumes are
+   * let go (releaseVolumes): a busy one refuses the logout with VolumeBusyError unless `force`.
    */
-  logout(sid: number): Promise<LogoutOutcome> {
-    const m = this.managed(sid);
-    m.ending ??= this.end(m);
-    return m.ending;
+  logout(sid: number, options: LogoutOptions = {}): Promise<LogoutOutcome> {
+    return this.logoutAs(this.managed(sid), { force: options.force === true, stopping: false });
   }
 
-  /** Every session at once, each within its own bound. */
-  logoutAll(): Promise<LogoutOutcome[]> {
-    return Promise.all([...this.sessions.keys()].map((sid) => this.logout(sid)));
+  /**
+   * Every session at once, each within its own bound. A session whose volumes refuse stays logged in while the others
+   * log out; the call then fails with the first refusal (ISCSI_VOLUME_BUSY).
+   */
+  async logoutAll(options: LogoutOptions = {}): Promise<LogoutOutcome[]> {
+    const settled = await Promise.allSettled([...this.sessions.keys()].map((sid) => this.logout(sid, options)));
+    const refused = settled.find((r) => r.status === 'rejected');
+    if (refused) throw refused.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<LogoutOutcome>).value);
+  }
+
+  /**
+   * One logout per session: a second caller waits for the one under way. One refused (a busy volume) is forgotten, so
+   * the next caller — iscsid stopping, or the same client with force — starts its own.
+   */
+  private logoutAs(m: Managed, how: { force: boolean; stopping: boolean }): Promise<LogoutOutcome> {
+    if (m.ending) return how.stopping ? m.ending.catch(() => this.logoutAs(m, how)) : m.ending;
+    const ending = this.end(m, how);
+    m.ending = ending;
+    ending.catch(() => {
+      if (m.ending === ending) m.ending = undefined;
+    });
+    return ending;
+  }
+
+  /** The live sessions, for the host's sleep and network policies. */
+  liveSessions(): IscsiSession[] {
+    return [...this.sessions.values()].map((m) => m.session).filter((s) => !s.isClosed);
   }
 
   /**
@@ -197,11 +234,14 @@ export class SessionManager {
       this.events.ended?.(outcome);
       return outcome;
     });
-    const outcomes = await Promise.all([this.logoutAll(), Promise.all(pending)]);
+    const all = [...this.sessions.values()].map((m) => this.logoutAs(m, { force: true, stopping: true }));
+    const outcomes = await Promise.all([Promise.all(all), Promise.all(pending)]);
     return [...outcomes[0], ...outcomes[1].filter((o) => o !== undefined)];
   }
 
-  private async end(m: Managed): Promise<LogoutOutcome> {
+  private async end(m: Managed, how: { force: boolean; stopping: boolean }): Promise<LogoutOutcome> {
+    // Volumes first, while the session still serves their I/O: an unmount writes what the file system holds.
+    await this.releaseVolumes(m, how);
     m.session.stopRecovery();
     const result = await withinBound(this.flushAndLogout(m), m.logoutTimeoutMs);
     let reason: string;
@@ -235,7 +275,50 @@ export class SessionManager {
   }
 
   private withDisks(m: Managed, luns: readonly LunInfo[]): LunInfo[] {
-    return luns.map((l) => ({ ...l, disk: m.targetId === undefined || !this.hba ? null : this.hba.disk(m.targetId, l.lun) }));
+    const targetId = m.targetId;
+    const hba = this.hba;
+    if (targetId === undefined || !hba) return luns.map((l) => ({ ...l, disk: null, mountPoints: [] }));
+    return luns.map((l) => {
+      let view: { disk?: string; mountPoints: readonly string[] } = { mountPoints: [] };
+      try {
+        view = this.volumes?.view(targetId, l.lun) ?? view;
+      } catch {
+        // what the platform could not tell is shown as nothing mounted; a logout asks again
+      }
+      return { ...l, disk: view.disk ?? hba.disk(targetId, l.lun), mountPoints: [...view.mountPoints] };
+    });
+  }
+
+  /**
+   * Issue 12: "Logout and iscsid shutdown unmount the LUNs' volumes first … A busy volume refuses the logout with a
+   * clear error naming it, unless forced." Bounded by the node's logout_timeout: an unmount whose writes wait for a
+   * recovering session does not hold the logout forever. A client's logout that is refused (or not done in time,
+   * unforced) throws VolumeBusyError before anything that would end the session. A stopping iscsid forces the
+   * unmount, and when even that fails it destroys the target anyway — as the disk of a stopped dext would vanish —
+   * and says so loudly.
+   */
+  private async releaseVolumes(m: Managed, how: { force: boolean; stopping: boolean }): Promise<void> {
+    const targetId = m.targetId;
+    if (!this.volumes || targetId === undefined) return;
+    const release = this.volumes.release(targetId, m.luns.map((l) => l.lun), { force: how.force }).then(
+      (steps) => ({ steps }),
+      (error: unknown) => ({ error }),
+    );
+    const result = await withinBound(release, m.logoutTimeoutMs);
+    let error: unknown;
+    if (result === TIMED_OUT) {
+      const late = `the unmount did not finish within ${m.logoutTimeoutMs} ms (logout_timeout)`;
+      if (!how.force) throw new VolumeBusyError({ disk: `HBA target ${targetId}`, holder: late });
+      error = new Error(`${late}: the target goes anyway`);
+    } else if ('error' in result) {
+      error = result.error;
+    } else {
+      if (result.steps.length > 0) this.events.volumesReleased?.({ sid: m.sid, steps: result.steps });
+      return;
+    }
+    if (!how.stopping && error instanceof VolumeBusyError) throw error;
+    if (!how.stopping && !how.force) throw error;
+    this.events.volumesLeftInUse?.({ sid: m.sid, error: error instanceof IscsiError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error) });
   }
 
   /** The HBA target goes first (its tasks aborted, the disk gone), then SYNCHRONIZE CACHE on every LUN, then Logout. */
@@ -286,7 +369,7 @@ export class SessionManager {
   /** REPORT LUNS, then INQUIRY (+ serial) and READ CAPACITY 16 for each LUN (SPC-4, SBC-3). */
   async rescan(sid: number): Promise<LunInfo[]> {
     const m = this.managed(sid);
-    const luns: LunInfo[] = this.withDisks(m, (await scanLuns(m.session)).map((l) => ({ ...l, sizeBytes: l.sizeBytes.toString(), disk: null })));
+    const luns: LunInfo[] = this.withDisks(m, (await scanLuns(m.session)).map((l) => ({ ...l, sizeBytes: l.sizeBytes.toString(), disk: null, mountPoints: [] })));
     const changed = JSON.stringify(luns) !== JSON.stringify(m.luns);
     m.luns = luns;
     if (changed) this.events.lunsChanged({ sid, luns });

@@ -21,6 +21,11 @@ export class RpcError extends IscsiError {
     this.rpcCode = rpcCode;
     this.data = data;
   }
+
+  /** The daemon's facts (data.mountPoint of ISCSI_VOLUME_BUSY, data.statusClass of a login, …) ride along. */
+  override toJSON(): Record<string, unknown> {
+    return { ...(typeof this.data === 'object' && this.data !== null ? (this.data as Record<string, unknown>) : {}), ...super.toJSON() };
+  }
 }
 
 export interface RpcConnectOptions {

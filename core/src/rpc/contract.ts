@@ -122,9 +122,9 @@ export const RPC_ERROR_CODES = Object.freeze(Object.keys(ERROR_CODES) as IscsiEr
 
 /**
  * What a parameter may hold. `string`: a non-empty string; `text`: any string, '' included; `sid`: a positive
- * integer; `kind`: a secret kind; `true`: the literal true. A trailing `?` makes it optional.
+ * integer; `kind`: a secret kind; `true`: the literal true; `boolean`: true or false. A trailing `?` makes it optional.
  */
-export type ParamKind = 'string' | 'string?' | 'text' | 'text?' | 'sid' | 'sid?' | 'kind' | 'true?';
+export type ParamKind = 'string' | 'string?' | 'text' | 'text?' | 'sid' | 'sid?' | 'kind' | 'true?' | 'boolean?';
 
 interface ParamTypes {
   string: string;
@@ -135,6 +135,7 @@ interface ParamTypes {
   'sid?': number;
   kind: 'password' | 'password_in';
   'true?': true;
+  'boolean?': boolean;
 }
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -159,7 +160,7 @@ const NODE_FIELDS = fieldsOf<NodeRecord>()('targetName', 'portal', 'portalGroupT
 const SESSION_FIELDS = fieldsOf<SessionInfo>()('sid', 'targetName', 'portal', 'portalGroupTag', 'state', 'reason', 'tsih', 'isid');
 const STATS_FIELDS = fieldsOf<SessionStats>()('sid', 'commands', 'bytesRead', 'bytesWritten', 'reconnects', 'retriedCommands', 'digestErrors', 'timeouts', 'hba', 'at');
 const HBA_STATS_FIELDS = fieldsOf<HbaStats>()('targetId', 'inFlight', 'commands', 'bytesRead', 'bytesWritten', 'failures', 'aborts', 'rescans');
-const LUN_FIELDS = fieldsOf<LunInfo>()('lun', 'vendor', 'product', 'revision', 'serial', 'sizeBytes', 'blockLength', 'disk');
+const LUN_FIELDS = fieldsOf<LunInfo>()('lun', 'vendor', 'product', 'revision', 'serial', 'sizeBytes', 'blockLength', 'disk', 'mountPoints');
 const SECRET_REF = { targetName: 'text', portal: 'string?', kind: 'kind' } as const;
 
 /** The named result types of docs/api.md (Types) and their fields. */
@@ -188,7 +189,7 @@ export const RPC_METHODS = {
   // The one way a secret leaves the store: authorized like a mutating method (root only, docs/security.md).
   'secrets.reveal': { mutating: true, params: SECRET_REF, result: fieldsOf<{ secret: string }>()('secret') },
   'sessions.login': { mutating: true, params: { targetName: 'string', portal: 'string?' }, result: SESSION_FIELDS },
-  'sessions.logout': { mutating: true, params: { sid: 'sid?', all: 'true?' }, result: fieldsOf<{ loggedOut: number }>()('loggedOut') },
+  'sessions.logout': { mutating: true, params: { sid: 'sid?', all: 'true?', force: 'boolean?' }, result: fieldsOf<{ loggedOut: number }>()('loggedOut') },
   'sessions.list': { mutating: false, params: {}, result: SESSION_FIELDS },
   'sessions.get': { mutating: false, params: { sid: 'sid' }, result: RPC_TYPES.SessionDetails },
   'sessions.stats': { mutating: false, params: { sid: 'sid' }, result: STATS_FIELDS },

@@ -57,6 +57,9 @@ function check(method: string, key: string, kind: ParamKind, value: unknown): vo
     case 'true':
       if (value !== true) throw bad(`${method}: params.${key} must be true when given`);
       return;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw bad(`${method}: params.${key} must be true or false`);
+      return;
   }
 }
 

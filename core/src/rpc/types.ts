@@ -46,6 +46,12 @@ export interface LunInfo {
   readonly blockLength: number;
   /** The LUN's disk through the HBA (iscsid --hba): the NBD URI under the simulator; null when none is attached. */
   readonly disk: string | null;
+  /**
+   * Where file systems on that disk are mounted (issue 12: "/dev/diskN and its mount points"): DiskArbitration's
+   * volumes on macOS; under the simulator, the mounts of loop devices over an nbdfuse file of the export. Empty when
+   * nothing is mounted or there is no disk.
+   */
+  readonly mountPoints: string[];
 }
 
 /** Cumulative since login, across reconnects; `at` is when it was taken (ISO 8601). */

@@ -14,6 +14,8 @@ describe('validateParams', () => {
     expect(validateParams('nodes.list', undefined)).toEqual({});
     expect(validateParams('secrets.has', { targetName: '', kind: 'password' })).toEqual({ targetName: '', kind: 'password' });
     expect(validateParams('nodes.update', { targetName: 'iqn.2004-04.com.example:d', key: 'node.startup', value: '' })).toMatchObject({ value: '' });
+    expect(validateParams('sessions.logout', { sid: 1, force: false })).toEqual({ sid: 1, force: false });
+    expect(validateParams('sessions.logout', { all: true, force: true })).toEqual({ all: true, force: true });
   });
 
   it.each([
@@ -25,6 +27,9 @@ describe('validateParams', () => {
     ['nodes.get', { targetName: '' }, /non-empty string/],
     ['secrets.set', { targetName: 'x', kind: 'discovery.password', secret: 's' }, /'password' or 'password_in'/],
     ['sessions.logout', { all: false }, /must be true/],
+    // Issue 12: logout's force is a boolean; "yes" is not one.
+    ['sessions.logout', { sid: 1, force: 'yes' }, /params\.force must be true or false/],
+    ['sessions.logout', { all: true, force: 1 }, /params\.force must be true or false/],
     ['version', [1, 2], /by name/],
   ] as const)('%s %j is refused with ISCSI_BAD_ARGUMENT', (method, params, message) => {
     let error: unknown;

@@ -102,7 +102,7 @@ export async function unmountForLogout(plan: LogoutPlan, actions: DiskActions): 
       // Politely first; forced only when the caller said so and the polite unmount was refused.
       let outcome = await actions.unmountWhole(disk.bsdName, { force: false });
       if (!outcome.ok && plan.force) outcome = await actions.unmountWhole(disk.bsdName, { force: true });
-      if (!outcome.ok) throw new VolumeBusyError(disk.mountPoints[0]!, disk.bsdName, outcome.dissent ?? outcome.errno);
+      if (!outcome.ok) throw new VolumeBusyError({ disk: disk.bsdName, mountPoint: disk.mountPoints[0]!, holder: outcome.dissent ?? outcome.errno });
     }
     // An eject refused after the volumes are gone does not keep the session: the target's removal takes the disk away.
     await actions.eject(disk.bsdName);

@@ -66,9 +66,9 @@ describe('logout: unmount the LUNs\' volumes first (issue 12 item 2)', () => {
     const actions = new Actions(() => ({ ok: false, errno: 'EBUSY', dissent: 'Resource busy' }));
     const error = await unmountForLogout(tracker().planLogout(3), actions).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VolumeBusyError);
-    expect(error).toMatchObject({ code: 'ISCSI_VOLUME_BUSY', mountPoint: '/Volumes/Scratch', bsdName: 'disk4' });
+    expect(error).toMatchObject({ code: 'ISCSI_VOLUME_BUSY', mountPoint: '/Volumes/Scratch', disk: 'disk4' });
     expect((error as Error).message).toContain('/Volumes/Scratch');
-    expect((error as VolumeBusyError).toJSON()).toMatchObject({ code: 'ISCSI_VOLUME_BUSY', mountPoint: '/Volumes/Scratch', bsdName: 'disk4' });
+    expect((error as VolumeBusyError).toJSON()).toMatchObject({ code: 'ISCSI_VOLUME_BUSY', mountPoint: '/Volumes/Scratch', disk: 'disk4' });
     expect(actions.calls).toEqual(['unmount disk4']); // no eject, no forced unmount, the logout stops here
   });
 
@@ -80,7 +80,7 @@ describe('logout: unmount the LUNs\' volumes first (issue 12 item 2)', () => {
 
   it('forced and still refused: the logout stops with ISCSI_VOLUME_BUSY (no logout under a mounted file system)', async () => {
     const actions = new Actions(() => ({ ok: false, errno: 'EBUSY' }));
-    await expect(unmountForLogout(tracker().planLogout(3, { force: true }), actions)).rejects.toMatchObject({ code: 'ISCSI_VOLUME_BUSY', bsdName: 'disk4' });
+    await expect(unmountForLogout(tracker().planLogout(3, { force: true }), actions)).rejects.toMatchObject({ code: 'ISCSI_VOLUME_BUSY', disk: 'disk4' });
   });
 
   it('a session without disks has nothing to do', async () => {
