@@ -4,6 +4,8 @@ import { isValidIscsiName } from '../iscsi-name.js';
 import { discoverTargets } from '../net/discovery.js';
 import { parsePortal } from '../portal.js';
 import { RPC_PROTOCOL_VERSION } from '../rpc/contract.js';
+import { findInOrder } from '../rpc/secret-rules.js';
+import type { NodeRecord, SessionInfo } from '../rpc/types.js';
 import { canonicalPortal, type NodeDatabase } from './node-db.js';
 import type { RpcHandlers } from './rpc-methods.js';
 import { discoverySecretRef, findSecret, type SecretRef, type SecretStore } from './secrets.js';
@@ -24,6 +26,17 @@ export interface DaemonParts {
 function secretRef(p: { targetName: string; portal?: string; kind: 'password' | 'password_in' }): SecretRef {
   const portal = p.portal === undefined ? undefined : canonicalPortal(p.portal);
   return p.targetName === '' ? discoverySecretRef(p.kind, portal) : { targetName: p.targetName, portal, kind: p.kind };
+}
+
+/**
+ * CHAP is ready when the node asks for it (authmethod CHAP with a user name) and a secret is stored for it, the node's
+ * own or its target's (the login's lookup order, secretLookupOrder). Only whether: the secret never leaves the store.
+ */
+async function chapConfigured(secrets: SecretStore, node: NodeRecord): Promise<boolean> {
+  const s = node.settings;
+  if (s['node.session.auth.authmethod']?.toUpperCase() !== 'CHAP' || (s['node.session.auth.username'] ?? '') === '') return false;
+  const ref: SecretRef = { targetName: node.targetName, portal: node.portal, kind: 'password' };
+  return (await findInOrder(ref, async (r) => ((await secrets.has(r)) ? true : undefined))) !== undefined;
 }
 
 /** iscsid's methods (docs/api.md, Methods); params arrive checked against the contract. */
@@ -48,6 +61,19 @@ export function rpcHandlers({ version, db, secrets, sessions }: DaemonParts): Rp
       };
     },
     'nodes.list': (p) => db.list(p),
+    'nodes.status': async (p) => {
+      // Each node's newest session that is not over, else its newest (sids only grow).
+      const sessionOf = new Map<string, SessionInfo>();
+      const over = (s: SessionInfo) => s.state === 'failed' || s.state === 'logged-out';
+      for (const s of sessions.list().sort((a, b) => Number(over(b)) - Number(over(a)) || a.sid - b.sid)) sessionOf.set(`${s.targetName}\u0000${s.portal}`, s);
+      return Promise.all(
+        db.list(p).map(async (node) => ({
+          node,
+          session: sessionOf.get(`${node.targetName}\u0000${node.portal}`) ?? null,
+          chapConfigured: await chapConfigured(secrets, node),
+        })),
+      );
+    },
     'nodes.get': (p) => {
       const node = db.get(p.targetName, p.portal);
       if (!node) throw new ArgumentError('ISCSI_NODE_NOT_FOUND', `no node ${p.targetName}${p.portal === undefined ? '' : ` at ${p.portal}`}`, { hint: 'run discovery first' });

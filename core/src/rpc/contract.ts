@@ -10,6 +10,7 @@ import type {
   InitiatorInfo,
   LunInfo,
   NodeRecord,
+  NodeStatus,
   SessionDetails,
   SessionInfo,
   SessionLunsChange,
@@ -172,6 +173,7 @@ export const RPC_TYPES = {
   HbaStats: HBA_STATS_FIELDS,
   SessionDetails: fieldsOf<SessionDetails>()(...SESSION_FIELDS, 'parameters', 'counters', 'luns'),
   InitiatorInfo: fieldsOf<InitiatorInfo>()('name', 'alias'),
+  NodeStatus: fieldsOf<NodeStatus>()('node', 'session', 'chapConfigured'),
 } as const;
 
 /** The methods (docs/api.md, Methods). */
@@ -181,6 +183,8 @@ export const RPC_METHODS = {
   'initiator.set': { mutating: true, params: { name: 'string', alias: 'text?' }, result: RPC_TYPES.InitiatorInfo },
   'discovery.sendTargets': { mutating: true, params: { portal: 'string', username: 'string?' }, result: fieldsOf<DiscoveryResult>()('targets', 'recorded') },
   'nodes.list': { mutating: false, params: { targetName: 'string?', portal: 'string?' }, result: NODE_FIELDS },
+  // nodes.list with each node's session and CHAP readiness in one call (what Raycast's Targets and menu bar show).
+  'nodes.status': { mutating: false, params: { targetName: 'string?', portal: 'string?' }, result: RPC_TYPES.NodeStatus },
   'nodes.get': { mutating: false, params: { targetName: 'string', portal: 'string?' }, result: NODE_FIELDS },
   'nodes.update': { mutating: true, params: { targetName: 'string', portal: 'string?', key: 'string', value: 'text' }, result: NODE_FIELDS },
   'nodes.delete': { mutating: true, params: { targetName: 'string', portal: 'string?' }, result: fieldsOf<{ deleted: number }>()('deleted') },
@@ -204,6 +208,7 @@ interface Results {
   'initiator.set': InitiatorInfo;
   'discovery.sendTargets': DiscoveryResult;
   'nodes.list': NodeRecord[];
+  'nodes.status': NodeStatus[];
   'nodes.get': NodeRecord;
   'nodes.update': NodeRecord;
   'nodes.delete': { deleted: number };

@@ -21,6 +21,15 @@ export interface NodeRecord {
   discoveredVia?: string;
 }
 
+/** A node with what a client shows beside it (nodes.status): its session, if any, and whether CHAP is ready. */
+export interface NodeStatus {
+  readonly node: NodeRecord;
+  /** The node's newest session that is not over, else its newest one; null when it never had one since iscsid started. */
+  readonly session: SessionInfo | null;
+  /** authmethod CHAP with a user name, and a secret stored for it (the node's or its target's): never the secret. */
+  readonly chapConfigured: boolean;
+}
+
 export interface SessionInfo {
   readonly sid: number;
   readonly targetName: string;

@@ -17,7 +17,6 @@ import type {
   DiscoveredTarget,
   LunInfo,
   LunRow,
-  NodeRecord,
   NodeRow,
   PortalGroup,
   SessionInfo,
@@ -95,13 +94,9 @@ const nodeKey = (targetName: string, portal: string) => `${targetName}\u0000${po
 /** A session still holding (or regaining) its node; 'failed' and 'logged-out' ones are history. */
 const isLive = (s: SessionInfo) => s.state === 'logged-in' || s.state === 'recovering' || s.state === 'logging-in';
 
-/**
- * LunInfo.mountPoints is the daemon's (iscsid's volume tracker); a daemon without it reports none. Read through `in`
- * so this compiles against a contract with or without the field.
- */
+/** LunInfo.mountPoints (docs/api.md): the mounted volumes of the LUN's disk, from iscsid's volume probe. */
 function mountPointsOf(lun: LunInfo): readonly string[] {
-  const value = 'mountPoints' in lun ? (lun as { mountPoints?: unknown }).mountPoints : undefined;
-  return Array.isArray(value) ? value.filter((m): m is string => typeof m === 'string') : [];
+  return lun.mountPoints ?? [];
 }
 
 function lunRow(lun: LunInfo): LunRow {
@@ -185,20 +180,13 @@ class DaemonConnection implements Daemon {
 
   async nodeGroups(): Promise<PortalGroup[]> {
     await this.subscribe();
-    const [nodes, sessions] = await Promise.all([this.call('nodes.list'), this.call('sessions.list')]);
-    // The newest session of each node (sids only grow), live ones first.
-    const sessionOf = new Map<string, SessionInfo>();
-    for (const s of [...sessions].sort((a, b) => Number(isLive(a)) - Number(isLive(b)) || a.sid - b.sid)) {
-      sessionOf.set(nodeKey(s.targetName, s.portal), s);
-    }
-    const rows = await Promise.all(
-      nodes.map(async (node): Promise<NodeRow> => ({
-        node,
-        automatic: node.settings['node.startup'] === 'automatic',
-        chapConfigured: await this.chapConfigured(node),
-        session: sessionOf.get(nodeKey(node.targetName, node.portal)) ?? null,
-      })),
-    );
+    // One call (docs/api.md nodes.status): each node with its session and whether CHAP is ready.
+    const rows = (await this.call('nodes.status')).map((s): NodeRow => ({
+      node: s.node,
+      automatic: s.node.settings['node.startup'] === 'automatic',
+      chapConfigured: s.chapConfigured,
+      session: s.session,
+    }));
     const groups = new Map<string, NodeRow[]>();
     for (const row of rows) groups.set(row.node.portal, [...(groups.get(row.node.portal) ?? []), row]);
     return [...groups.entries()]
@@ -207,18 +195,6 @@ class DaemonConnection implements Daemon {
         portal,
         nodes: nodes.sort((a, b) => a.node.targetName.localeCompare(b.node.targetName)),
       }));
-  }
-
-  /**
-   * CHAP is set when the node asks for it with a user name and a secret is stored for it: the node's own or the one
-   * shared by the target's portals (the daemon's lookup order, secretLookupOrder in the contract).
-   */
-  private async chapConfigured(node: NodeRecord): Promise<boolean> {
-    const s = node.settings;
-    if (s['node.session.auth.authmethod']?.toUpperCase() !== 'CHAP' || (s['node.session.auth.username'] ?? '') === '')
-      return false;
-    const own = await this.call('secrets.has', { targetName: node.targetName, portal: node.portal, kind: 'password' });
-    return own.stored || (await this.call('secrets.has', { targetName: node.targetName, kind: 'password' })).stored;
   }
 
   async discover(portal: string, chap?: { username: string; secret: string }): Promise<DiscoveredTarget[]> {
@@ -238,8 +214,8 @@ class DaemonConnection implements Daemon {
   }
 
   async logout(sid: number, options: { force?: boolean } = {}): Promise<void> {
-    // `force` (log out although a volume is mounted) is sent only when asked for, so a daemon without it still logs out.
-    const params = (options.force === true ? { sid, force: true } : { sid }) as RpcParams<'sessions.logout'>;
+    // `force` (unmount forcibly; docs/api.md sessions.logout) is sent only when asked for.
+    const params: RpcParams<'sessions.logout'> = options.force === true ? { sid, force: true } : { sid };
     await this.call('sessions.logout', params);
   }
 
