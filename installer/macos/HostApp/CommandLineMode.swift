@@ -28,8 +28,10 @@ enum CommandLineMode {
             CFRunLoopStop(CFRunLoopGetMain())
         }
         manager.submit(kind)
-        // The delegate is called on the main queue, which this run loop drains.
-        CFRunLoopRun()
+        // The delegate is called on the main queue, which this run loop drains. OSSystemExtensionRequest holds its
+        // delegate weakly (Apple: `weak var delegate`), and Swift may release a local after its last use: keep the
+        // manager alive until the answer has come, or no answer ever does.
+        withExtendedLifetime(manager) { CFRunLoopRun() }
         return status
     }
 }
