@@ -164,6 +164,11 @@ describe('property lists (issue 14: "every plist parses and has the keys launchd
     expect(service['ExitTimeOut']).toBe(Number(shellVar('installer/scripts/uninstall.sh', 'EXIT_TIMEOUT')));
     expect(service['StandardOutPath']).toBe(darwin.logFile);
     expect(service['StandardErrorPath']).toBe(darwin.logFile);
+    // launchd.plist(5): without a ProcessType, "light resource limits … throttling its CPU usage and I/O bandwidth";
+    // iscsid serves a disk's I/O.
+    expect(service['ProcessType']).toBe('Interactive');
+    // Login Items & Extensions names the host app as the daemon's owner.
+    expect(service['AssociatedBundleIdentifiers']).toEqual([plist('installer/macos/HostApp/Info.plist')['CFBundleIdentifier']]);
     expect(installFolders).toContain(`${path.dirname(darwin.logFile)}/`);
     expect(daemonFiles).toContain(darwin.logFile);
   });
