@@ -192,7 +192,7 @@ describe('property lists (issue 14: "every plist parses and has the keys launchd
     expect(info['CFBundleVersion']).toBe('@VERSION@');
   });
 
-  it('the host app: its bundle id prefixes the dext\'s, as a system extension\'s must; the Swift code asks for that dext', () => {
+  it('the host app: its bundle id prefixes the dext\'s (Apple\'s DriverKit sample\'s convention); the Swift code asks for that dext', () => {
     const app = plist('installer/macos/HostApp/Info.plist');
     const dextId = plist('driver/dext/Info.plist')['CFBundleIdentifier'] as string;
     expect(dextId.startsWith(`${String(app['CFBundleIdentifier'])}.`)).toBe(true);

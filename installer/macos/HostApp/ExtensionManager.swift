@@ -3,7 +3,7 @@ import Foundation
 import SystemExtensions
 
 final class ExtensionManager: NSObject, ObservableObject, OSSystemExtensionRequestDelegate {
-    /// The dext's CFBundleIdentifier (driver/dext/Info.plist): prefixed by this app's, as system extensions must be.
+    /// The dext's CFBundleIdentifier (driver/dext/Info.plist), which this app's prefixes (a convention, not a rule).
     static let driverIdentifier = "io.github.iscsi-initiator.driver"
 
     enum RequestKind { case activate, deactivate, properties }
