@@ -22,8 +22,10 @@ command -v xcodegen >/dev/null || die "xcodegen not found: brew install xcodegen
 
 derived="$repo/installer/build/xcode"
 (cd "$repo/driver/dext" && xcodegen generate)
+# Automatic signing from the command line makes or fetches the provisioning profiles only when allowed to (an Apple
+# account signed in to Xcode); without the flag xcodebuild stops at "No profiles for … were found".
 xcodebuild -project "$repo/driver/dext/IscsiHba.xcodeproj" -scheme IscsiHbaHost -configuration "$configuration" \
-  -derivedDataPath "$derived" DEVELOPMENT_TEAM="$DEVELOPMENT_TEAM" build
+  -derivedDataPath "$derived" -allowProvisioningUpdates DEVELOPMENT_TEAM="$DEVELOPMENT_TEAM" build
 
 app="$derived/Build/Products/$configuration/iSCSI Initiator.app"
 [ -d "$app/Contents/Library/SystemExtensions/io.github.iscsi-initiator.driver.dext" ] ||

@@ -151,10 +151,12 @@ describe('driver/dext/Info.plist: the personality (issue 11, item 3)', () => {
 });
 
 describe('driver/dext entitlements (issue 11, item 3)', () => {
-  it('the dext: driverkit and the SCSI controller family, and not allow-any-userclient-access', () => {
+  it('the dext: driverkit, the SCSI controller family, the sandbox, and not allow-any-userclient-access', () => {
     const e = dict(parsePlist(read('IscsiHbaDriver.entitlements')));
     expect(e['com.apple.developer.driverkit']).toBe(true);
     expect(e['com.apple.developer.driverkit.family.scsicontroller']).toBe(true);
+    // Apple's DriverKit sample (NullDriver.entitlements) and Karabiner's shipping dext both run sandboxed.
+    expect(e['com.apple.security.app-sandbox']).toBe(true);
     expect(e).not.toHaveProperty('com.apple.developer.driverkit.allow-any-userclient-access');
   });
 

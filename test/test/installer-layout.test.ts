@@ -164,6 +164,11 @@ describe('property lists (issue 14: "every plist parses and has the keys launchd
     expect(service['ExitTimeOut']).toBe(Number(shellVar('installer/scripts/uninstall.sh', 'EXIT_TIMEOUT')));
     expect(service['StandardOutPath']).toBe(darwin.logFile);
     expect(service['StandardErrorPath']).toBe(darwin.logFile);
+    // launchd.plist(5): without a ProcessType, "light resource limits … throttling its CPU usage and I/O bandwidth";
+    // iscsid serves a disk's I/O.
+    expect(service['ProcessType']).toBe('Interactive');
+    // Login Items & Extensions names the host app as the daemon's owner.
+    expect(service['AssociatedBundleIdentifiers']).toEqual([plist('installer/macos/HostApp/Info.plist')['CFBundleIdentifier']]);
     expect(installFolders).toContain(`${path.dirname(darwin.logFile)}/`);
     expect(daemonFiles).toContain(darwin.logFile);
   });
@@ -187,7 +192,7 @@ describe('property lists (issue 14: "every plist parses and has the keys launchd
     expect(info['CFBundleVersion']).toBe('@VERSION@');
   });
 
-  it('the host app: its bundle id prefixes the dext\'s, as a system extension\'s must; the Swift code asks for that dext', () => {
+  it('the host app: its bundle id prefixes the dext\'s (Apple\'s DriverKit sample\'s convention); the Swift code asks for that dext', () => {
     const app = plist('installer/macos/HostApp/Info.plist');
     const dextId = plist('driver/dext/Info.plist')['CFBundleIdentifier'] as string;
     expect(dextId.startsWith(`${String(app['CFBundleIdentifier'])}.`)).toBe(true);

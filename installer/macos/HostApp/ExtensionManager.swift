@@ -3,7 +3,7 @@ import Foundation
 import SystemExtensions
 
 final class ExtensionManager: NSObject, ObservableObject, OSSystemExtensionRequestDelegate {
-    /// The dext's CFBundleIdentifier (driver/dext/Info.plist): prefixed by this app's, as system extensions must be.
+    /// The dext's CFBundleIdentifier (driver/dext/Info.plist), which this app's prefixes (a convention, not a rule).
     static let driverIdentifier = "io.github.iscsi-initiator.driver"
 
     enum RequestKind { case activate, deactivate, properties }
@@ -31,8 +31,15 @@ final class ExtensionManager: NSObject, ObservableObject, OSSystemExtensionReque
         OSSystemExtensionManager.shared.submitRequest(request)
     }
 
+    /// The kind of a request still waiting for its answer; nil once it has settled (or was never ours).
+    private func pendingKind(of request: OSSystemExtensionRequest) -> RequestKind? {
+        pending[ObjectIdentifier(request)]
+    }
+
+    /// Ends a request once: a second answer for the same request (a properties request's didFinishWithResult after
+    /// its foundProperties) is dropped instead of overwriting the state the first one gave.
     private func settle(_ request: OSSystemExtensionRequest, _ newState: ExtensionState) {
-        let kind = pending.removeValue(forKey: ObjectIdentifier(request)) ?? .properties
+        guard let kind = pending.removeValue(forKey: ObjectIdentifier(request)) else { return }
         state = newState
         onSettled?(kind, newState)
         if kind == .activate, case .active = newState, followActivationWithProperties { submit(.properties) }
@@ -48,14 +55,22 @@ final class ExtensionManager: NSObject, ObservableObject, OSSystemExtensionReque
     }
 
     func requestNeedsUserApproval(_ request: OSSystemExtensionRequest) {
+        guard let kind = pendingKind(of: request) else { return }
         state = .waitingForApproval
-        if pending[ObjectIdentifier(request)] == .activate { onNeedsApproval?() }
+        if kind == .activate { onNeedsApproval?() }
     }
 
     func request(_ request: OSSystemExtensionRequest, didFinishWithResult result: OSSystemExtensionRequest.Result) {
+        guard let kind = pendingKind(of: request) else { return }
         switch result {
         case .completed:
-            settle(request, pending[ObjectIdentifier(request)] == .deactivate ? .deactivated : .active(version: nil))
+            switch kind {
+            case .activate: settle(request, .active(version: nil))
+            case .deactivate: settle(request, .deactivated)
+            // A properties request answers in request(_:foundProperties:), which comes first and settles it; finishing
+            // without properties leaves the state unknown, which is not "active".
+            case .properties: settle(request, .failed("the system answered without the extension's properties"))
+            }
         case .willCompleteAfterReboot:
             settle(request, .needsRestart)
         @unknown default:
@@ -65,7 +80,7 @@ final class ExtensionManager: NSObject, ObservableObject, OSSystemExtensionReque
 
     func request(_ request: OSSystemExtensionRequest, didFailWithError error: Error) {
         // Deactivating what is not installed is done already (a second uninstall, an extension never approved).
-        if pending[ObjectIdentifier(request)] == .deactivate, (error as? OSSystemExtensionError)?.code == .extensionNotFound {
+        if pendingKind(of: request) == .deactivate, (error as? OSSystemExtensionError)?.code == .extensionNotFound {
             settle(request, .notInstalled)
             return
         }

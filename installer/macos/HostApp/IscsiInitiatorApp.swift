@@ -18,8 +18,14 @@ struct IscsiInitiatorApp: App {
 struct StatusView: View {
     @ObservedObject var manager: ExtensionManager
 
-    /// System Settings at Login Items & Extensions (macOS 13+). TO VERIFY on a Mac: the pane this opens.
-    private static let settingsURL = URL(string: "x-apple.systempreferences:com.apple.LoginItems-Settings.extension")!
+    /// Where approval happens (ExtensionState.approvalSteps): Login Items & Extensions from macOS 15, Privacy & Security
+    /// on macOS 14. Neither URL is documented by Apple; both are what public apps open. TO VERIFY on a Mac.
+    private static let settingsURL: URL = {
+        let sequoia = OperatingSystemVersion(majorVersion: 15, minorVersion: 0, patchVersion: 0)
+        return ProcessInfo.processInfo.isOperatingSystemAtLeast(sequoia)
+            ? URL(string: "x-apple.systempreferences:com.apple.LoginItems-Settings.extension")!
+            : URL(string: "x-apple.systempreferences:com.apple.preference.security")!
+    }()
 
     var body: some View {
         VStack(alignment: .leading, spacing: 14) {
