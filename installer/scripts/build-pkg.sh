@@ -67,7 +67,7 @@ entitlements_for() { # <entitlements file> <bundle id> [<profile>]
 }
 if [ -n "${ISCSI_SIGN_APP_IDENTITY:-}" ]; then
   macos=$(at "$DAEMON_APP/Contents/MacOS")
-  sign "$macos/iscsi-native.node"
+  for addon in iscsi-native.node crc32.node keyring.node; do sign "$macos/$addon"; done
   entitlements_for "$repo/installer/macos/entitlements/iscsiadm.entitlements" io.github.iscsi-initiator.iscsiadm
   # A helper tool's identifier is its file name unless given: give it a reverse-DNS one, as Apple advises.
   sign --identifier io.github.iscsi-initiator.iscsiadm \

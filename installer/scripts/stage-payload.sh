@@ -3,7 +3,8 @@
 # layout is tested on Linux); only the binaries it is given are platform-specific.
 #
 # usage: stage-payload.sh --out DIR [--bin DIR] [--app PATH | --without-app]
-#   --bin   the folder with iscsid, iscsiadm and iscsi-native.node (`npm run package`; default installer/build/bin)
+#   --bin   the folder `npm run package` makes: iscsid, iscsiadm and the addons they load from beside them,
+#           iscsi-native.node, crc32.node and keyring.node (default installer/build/darwin-<arch> of this Mac)
 #   --app   the built host app, "iSCSI Initiator.app", with the dext inside (installer/macos/build-host-app.sh;
 #           default installer/build/iSCSI Initiator.app)
 #   --without-app   no host app: iscsid runs sessions without disks (for trying the daemon before the dext works)
@@ -14,7 +15,9 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$here/lib.sh"
 
-bin="$repo/installer/build/bin"
+# npm run package's folder is named after Node's process.platform-process.arch: darwin-arm64 or darwin-x64.
+case $(uname -m) in x86_64) node_arch=x64 ;; *) node_arch=$(uname -m) ;; esac
+bin="$repo/installer/build/darwin-$node_arch"
 app="$repo/installer/build/iSCSI Initiator.app"
 out=''
 with_app=1
@@ -31,7 +34,9 @@ done
 [ -n "$out" ] || die "--out DIR is required"
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then die "$out is not empty"; fi
 
-for file in iscsid iscsiadm iscsi-native.node; do
+# The addons (installer/sea/package.mjs): ours, @node-rs/crc32's (digests) and @napi-rs/keyring's (the Keychain).
+ADDONS="iscsi-native.node crc32.node keyring.node"
+for file in iscsid iscsiadm $ADDONS; do
   [ -f "$bin/$file" ] || die "$bin/$file is missing: build it with \`npm run package\` (or give --bin DIR)"
 done
 if [ ! -x "$bin/iscsid" ] || [ ! -x "$bin/iscsiadm" ]; then die "$bin/iscsid and $bin/iscsiadm must be executable"; fi
@@ -47,14 +52,18 @@ mkdir -p "$out"
 ROOT=$(cd "$out" && pwd -P)
 
 # The daemon's bundle: a bare executable cannot carry the provisioning profile its restricted userclient-access
-# entitlement needs, a bundle can (Contents/embedded.provisionprofile, added when signing). iscsiadm and the addon
-# sit beside iscsid, where both binaries load the addon from (process.dlopen next to process.execPath).
+# entitlement needs, a bundle can (Contents/embedded.provisionprofile, added when signing). iscsiadm and the addons
+# sit beside iscsid, where both binaries load them from (process.dlopen next to process.execPath).
 contents=$(at "$DAEMON_APP/Contents")
 mkdir -p "$contents/MacOS"
 sed "s/@VERSION@/$version/g" "$repo/installer/macos/iscsid-Info.plist" >"$contents/Info.plist"
-cp "$bin/iscsid" "$bin/iscsiadm" "$bin/iscsi-native.node" "$contents/MacOS/"
+cp "$bin/iscsid" "$bin/iscsiadm" "$contents/MacOS/"
 chmod 755 "$contents/MacOS/iscsid" "$contents/MacOS/iscsiadm"
-chmod 644 "$contents/Info.plist" "$contents/MacOS/iscsi-native.node"
+chmod 644 "$contents/Info.plist"
+for addon in $ADDONS; do
+  cp "$bin/$addon" "$contents/MacOS/"
+  chmod 644 "$contents/MacOS/$addon"
+done
 
 cp "$here/uninstall.sh" "$(at "$UNINSTALLER")"
 chmod 755 "$(at "$UNINSTALLER")"

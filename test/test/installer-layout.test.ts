@@ -99,7 +99,7 @@ function standIns(dir: string, tag: string): { bin: string; app: string } {
   const bin = path.join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   for (const name of ['iscsid', 'iscsiadm']) writeFileSync(path.join(bin, name), `#!/bin/sh\necho ${name} ${tag}\n`, { mode: 0o755 });
-  writeFileSync(path.join(bin, 'iscsi-native.node'), `addon ${tag}`);
+  for (const addon of ['iscsi-native.node', 'crc32.node', 'keyring.node']) writeFileSync(path.join(bin, addon), `${addon} ${tag}`);
   const app = path.join(dir, 'iSCSI Initiator.app');
   mkdirSync(path.join(app, 'Contents/MacOS'), { recursive: true });
   mkdirSync(path.join(app, 'Contents/Library/SystemExtensions/io.github.iscsi-initiator.driver.dext/Contents'), { recursive: true });
