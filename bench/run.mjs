@@ -42,6 +42,9 @@ const CLI = path.join(ROOT, 'cli', 'bin', 'run.js');
 const CLI_BENCH = path.join(ROOT, 'cli', 'dist', 'commands', 'lun', 'bench.js');
 const DRIVER = path.join(ROOT, 'driver');
 const IQN = 'iqn.2026-11.io.github.iscsi-initiator:bench';
+// The direct side's own initiator name. With the host's one name it would derive the same ISID as iscsid's session on
+// the HBA side, and each of its logins would reinstate that session (RFC 7143 §6.3.5), failing the HBA's I/O.
+const DIRECT_INITIATOR = 'iqn.2026-11.io.github.iscsi-initiator:bench-direct';
 const FILE_LUN_BYTES = 1024 ** 3;
 const BLOCK_SIZE = 512;
 // A child gets its run time plus this much (login, logout, process start) before it is killed.
@@ -187,7 +190,7 @@ async function measure(ctx, side, shape, lunInfo) {
   if (side === 'ours') {
     if (!ctx.oursAvailable) return { ...base, ok: false, error: 'lun bench is not built (no cli/dist/commands/lun/bench.js): npm run build' };
     cmd = ctx.nodeBin;
-    args = [CLI, 'lun', 'bench', url, '--rw', shape.rw, '--bs', String(shape.bs), '--qd', String(shape.qd), '--time', String(seconds), '--json'];
+    args = [CLI, 'lun', 'bench', url, '--rw', shape.rw, '--bs', String(shape.bs), '--qd', String(shape.qd), '--time', String(seconds), '--initiator-name', DIRECT_INITIATOR, '--json'];
   } else {
     if (ctx.iscsiPerf === undefined) return { ...base, ok: false, error: 'iscsi-perf not found: apt-get install libiscsi-bin' };
     cmd = ctx.iscsiPerf;
@@ -370,7 +373,7 @@ async function startupCost(ctx, lunInfo, sides) {
   const url = urlFor(ctx.tgt, lunInfo.lun);
   const result = {};
   if (sides.includes('ours') && (ctx.oursAvailable || existsSync(path.join(ROOT, 'cli', 'dist', 'commands', 'lun', 'capacity.js')))) {
-    const r = await runMeasured(ctx.nodeBin, [CLI, 'lun', 'capacity', url, '--json'], GRACE_MS);
+    const r = await runMeasured(ctx.nodeBin, [CLI, 'lun', 'capacity', url, '--initiator-name', DIRECT_INITIATOR, '--json'], GRACE_MS);
     const failure = childFailure(r, GRACE_MS);
     result.ours = { command: 'iscsiadm lun capacity --json', cpuS: r.cpu === undefined ? undefined : r.cpu.user + r.cpu.sys, wallS: r.wallS, error: failure };
   }
