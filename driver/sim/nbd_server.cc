@@ -2,6 +2,7 @@
 #include "platform.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,6 +63,29 @@ bool write_all(int fd, const void* buf, size_t len) {
   return true;
 }
 
+// Header and data in one sendmsg (one system call per reply where the socket has room), then whatever is left.
+bool write_iov(int fd, iovec* iov, int count) {
+  while (count > 0) {
+    msghdr m{};
+    m.msg_iov = iov;
+    m.msg_iovlen = size_t(count);
+    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    size_t done = size_t(n);
+    while (count > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      iov++;
+      count--;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+      iov->iov_len -= done;
+    }
+  }
+  return true;
+}
+
 struct Conn {
   int fd;
   std::mutex write_mu;
@@ -75,8 +99,9 @@ struct Conn {
     put32(h, kSimpleReplyMagic);
     put32(h + 4, error);
     put64(h + 8, cookie);
+    iovec iov[2] = {{h, sizeof h}, {const_cast<uint8_t*>(data), len}};
     std::lock_guard lock(write_mu);
-    if (write_all(fd, h, sizeof h) && data != nullptr && error == 0) write_all(fd, data, len);
+    write_iov(fd, iov, data != nullptr && error == 0 && len > 0 ? 2 : 1);
   }
   void begin() { std::lock_guard lock(mu); in_flight++; }
   void end() { std::lock_guard lock(mu); if (--in_flight == 0) idle.notify_all(); }
