@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -62,6 +63,38 @@ bool write_all(int fd, const void* buf, size_t len) {
   }
   return true;
 }
+
+// The transmission phase's input. libnbd pipelines a whole queue depth of requests: one read() takes as many as the
+// socket holds, rather than one read per 28-byte header. A payload larger than the buffer is read straight into place.
+class RequestReader {
+ public:
+  explicit RequestReader(int fd) : fd_(fd), buf_(64 * 1024) {}
+  bool take(void* dst, size_t len) {
+    auto* out = static_cast<uint8_t*>(dst);
+    while (len > 0) {
+      if (start_ == end_) {
+        if (len >= buf_.size()) return read_all(fd_, out, len);
+        ssize_t n;
+        do n = read(fd_, buf_.data(), buf_.size());
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) return false;
+        start_ = 0;
+        end_ = size_t(n);
+      }
+      size_t k = std::min(len, end_ - start_);
+      memcpy(out, buf_.data() + start_, k);
+      start_ += k;
+      out += k;
+      len -= k;
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::vector<uint8_t> buf_;
+  size_t start_ = 0, end_ = 0;
+};
 
 // Header and data in one sendmsg (one system call per reply where the socket has room), then whatever is left.
 bool write_iov(int fd, iovec* iov, int count) {
@@ -232,9 +265,10 @@ void NbdExport::accept_loop() {
           if (!option_reply(fd, opt, kRepErrUnsup)) return;
         }
       }
+      RequestReader in(fd);  // after the handshake: its reads above took exactly what they needed
       for (;;) {
         uint8_t rq[28];
-        if (!read_all(fd, rq, sizeof rq)) break;
+        if (!in.take(rq, sizeof rq)) break;
         if (get32(rq) != kRequestMagic) {
           log_line("nbd: bad request magic; closing");
           break;
@@ -249,7 +283,7 @@ void NbdExport::accept_loop() {
             break;
           }
           payload.resize(length);
-          if (!read_all(fd, payload.data(), length)) break;
+          if (!in.take(payload.data(), length)) break;
         }
         if (type == kCmdDisc) break;
         bool in_range = offset <= size && length <= size - offset;
