@@ -62,7 +62,10 @@ std::vector<Hba::Finished> Hba::take_finished_locked() {
 // Outside the lock: the callbacks answer a socket or wake a waiter, and never call back into the HBA.
 void Hba::answer(std::vector<Finished>& finished) {
   for (auto& f : finished) {
-    if (f.pending.task.dir == ISCSI_HBA_DIR_READ) f.result.data = f.pending.in.data();
+    if (f.pending.task.dir == ISCSI_HBA_DIR_READ) {
+      f.result.data = f.pending.in.data();
+      f.result.owner = &f.pending.in;
+    }
     f.pending.task.done(f.result);
   }
 }

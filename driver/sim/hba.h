@@ -29,6 +29,7 @@ struct TaskResult {
   uint16_t sense_len = 0;
   uint8_t sense[ISCSI_HBA_SENSE_MAX]{};
   const uint8_t* data = nullptr;  // a read's data, valid only during the callback
+  std::vector<uint8_t>* owner = nullptr;  // the vector holding data: done() may take it (swap) rather than copy
   uint32_t data_len = 0;
 };
 

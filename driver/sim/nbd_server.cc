@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace sim {
@@ -119,25 +121,99 @@ bool write_iov(int fd, iovec* iov, int count) {
   return true;
 }
 
+// One connection's replies. A reply goes out at once, without waiting, when nothing is queued before it and the
+// socket has room. What would wait (a 1 MiB read is larger than a Unix socket's buffer; a client slow to read) goes
+// to the connection's writer thread, so the thread that answers the HBA's completions never waits on the client: it
+// also serves the daemon's doorbells and re-arms, and the whole pipeline stalled behind one large reply.
 struct Conn {
+  struct Out {
+    uint8_t header[16];
+    size_t header_at = 0;       // bytes of the header already sent
+    std::vector<uint8_t> data;  // the payload, owned
+    size_t data_at = 0;
+    bool counted = false;       // an HBA task's answer: in_flight ends once it is sent
+  };
   int fd;
-  std::mutex write_mu;
-  std::mutex mu;
-  std::condition_variable idle;
+  std::mutex mu;  // everything below
+  std::condition_variable idle, wake;
   unsigned in_flight = 0;
-  explicit Conn(int f) : fd(f) {}
-  ~Conn() { close(fd); }
-  void reply(uint64_t cookie, uint32_t error, const uint8_t* data = nullptr, uint32_t len = 0) {
+  std::deque<Out> queue;  // the front is being sent by the writer: the rest wait behind it, in order
+  bool broken = false;    // a send failed: the client is gone, replies are dropped
+  bool stopping = false;
+  std::thread writer;
+  explicit Conn(int f) : fd(f), writer([this] { write_loop(); }) {}
+  ~Conn() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    wake.notify_all();
+    writer.join();
+    close(fd);
+  }
+  // `owner`, when given, holds `data`: a queued reply takes the vector instead of copying the payload.
+  void reply(uint64_t cookie, uint32_t error, const uint8_t* data = nullptr, uint32_t len = 0,
+             std::vector<uint8_t>* owner = nullptr, bool counted = false) {
     uint8_t h[16];
     put32(h, kSimpleReplyMagic);
     put32(h + 4, error);
     put64(h + 8, cookie);
-    iovec iov[2] = {{h, sizeof h}, {const_cast<uint8_t*>(data), len}};
-    std::lock_guard lock(write_mu);
-    write_iov(fd, iov, data != nullptr && error == 0 && len > 0 ? 2 : 1);
+    if (error != 0 || data == nullptr) len = 0;
+    std::lock_guard lock(mu);
+    size_t sent = 0;
+    if (broken) return end_locked(counted);
+    if (queue.empty()) {
+      iovec iov[2] = {{h, sizeof h}, {const_cast<uint8_t*>(data), len}};
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = len > 0 ? 2 : 1;
+      ssize_t n;
+      do n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        broken = true;
+        return end_locked(counted);
+      }
+      sent = n < 0 ? 0 : size_t(n);
+      if (sent == sizeof h + len) return end_locked(counted);
+    }
+    Out& o = queue.emplace_back();
+    memcpy(o.header, h, sizeof h);
+    o.header_at = std::min(sent, sizeof h);
+    o.data_at = sent > sizeof h ? sent - sizeof h : 0;
+    if (len > 0 && owner != nullptr && owner->data() == data && owner->size() >= len) {
+      o.data.swap(*owner);
+      o.data.resize(len);
+    } else if (len > 0) {
+      o.data.assign(data, data + len);
+    }
+    o.counted = counted;
+    wake.notify_one();
+  }
+  void write_loop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, and everything sent
+      Out& o = queue.front();     // a deque's elements stay put while others are added behind
+      lock.unlock();
+      iovec iov[2] = {{o.header + o.header_at, sizeof o.header - o.header_at}, {o.data.data() + o.data_at, o.data.size() - o.data_at}};
+      bool ok = write_iov(fd, iov, o.data.size() > o.data_at ? 2 : 1);
+      lock.lock();
+      bool counted = o.counted;
+      queue.pop_front();
+      end_locked(counted);
+      if (!ok) {
+        broken = true;
+        for (auto& rest : queue) end_locked(rest.counted);
+        queue.clear();
+      }
+    }
   }
   void begin() { std::lock_guard lock(mu); in_flight++; }
-  void end() { std::lock_guard lock(mu); if (--in_flight == 0) idle.notify_all(); }
+  void end_locked(bool counted) {
+    if (counted && --in_flight == 0) idle.notify_all();
+  }
   void wait_idle() { std::unique_lock lock(mu); idle.wait(lock, [&] { return in_flight == 0; }); }
 };
 
@@ -346,8 +422,7 @@ void NbdExport::accept_loop() {
           uint32_t err = nbd_error(r);
           // A short read cannot be told to an NBD client with simple replies: it is an I/O error.
           if (err == 0 && is_read && r.data_len != length) err = kEio;
-          conn->reply(cookie, err, r.data, r.data_len);
-          conn->end();
+          conn->reply(cookie, err, r.data, r.data_len, r.owner, true);
         };
         hba_.submit(std::move(t));
       }
