@@ -231,3 +231,129 @@ export function renderTable(headers, rows, leftColumns = 2) {
       .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(headers.map((_, i) => r[i] ?? '')))].join('\n');
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The HBA path: fio over NBD through iscsi-hba-sim and iscsid --hba simulator, compared with `lun bench` direct.
+
+/** The sides a run can measure: our direct `lun bench`, libiscsi's iscsi-perf, and fio through the HBA. */
+export const SIDES = Object.freeze(['ours', 'libiscsi', 'hba']);
+
+/**
+ * Issue 12, "Performance": the HBA path reaches "at least 80% of the direct path's IOPS at 4K QD32 and of its MiB/s
+ * at 1M QD8". `metric` names a key of the HBA/direct ratios.
+ */
+export const HBA_GOALS = Object.freeze([
+  { id: 'hba-iops-4k-qd32', metric: 'iops', shapes: ['4k-randread-qd32'], limit: 0.8, text: 'HBA IOPS ≥0.8× direct at 4K QD32' },
+  { id: 'hba-mibps-1m-qd8', metric: 'mibps', shapes: ['1m-read-qd8'], limit: 0.8, text: 'HBA MiB/s ≥0.8× direct at 1M QD8' },
+]);
+
+/**
+ * The sides to run, from `--sides a,b` (undefined = all). Throws on a name that is not a side.
+ * @param {string | undefined} text
+ * @returns {string[]}
+ */
+export function parseSides(text) {
+  if (text === undefined) return [...SIDES];
+  const names = [...new Set(text.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  for (const n of names) if (!SIDES.includes(n)) throw new Error(`--sides: unknown side ${n} (${SIDES.join(', ')})`);
+  if (names.length === 0) throw new Error(`--sides: name at least one of ${SIDES.join(', ')}`);
+  return SIDES.filter((s) => names.includes(s));
+}
+
+/**
+ * fio's argv for a shape against an NBD URI: time-based, the whole export, one job. Random offsets are --bs-aligned
+ * like `lun bench`'s; no random map (a 1 TiB export would need a 32 MiB bitmap) and a fresh seed per run.
+ * @param {{ rw: string, bs: number, qd: number }} shape @param {string} uri @param {number} seconds
+ */
+export function fioArgs(shape, uri, seconds) {
+  return [
+    '--name=hba', '--ioengine=nbd', `--uri=${uri}`, `--rw=${shape.rw}`, `--bs=${shape.bs}`, `--iodepth=${shape.qd}`,
+    '--time_based', `--runtime=${seconds}`, '--norandommap', '--randrepeat=0', '--output-format=json',
+  ];
+}
+
+/**
+ * The one job of `fio --output-format=json` (fio 3.x: {"jobs":[{"error","read":{…},"write":{…}}]}), reduced to what
+ * the table needs, for the direction `rw` moves. fio may print warnings before the JSON ("fio: …"), so parsing starts
+ * at the first line that opens an object. Latencies are completion latencies (clat_ns), in µs.
+ * @param {string} stdout @param {string} rw
+ * @returns {{ iops: number, mibps: number, bytes: number, ios: number, runtimeMs: number, error: number,
+ *   latencyUs: { p50?: number, p99?: number, mean?: number, max?: number }, usrCpu?: number, sysCpu?: number } | undefined}
+ */
+export function parseFioJson(stdout, rw) {
+  const start = stdout.search(/^\{/m);
+  if (start < 0) return undefined;
+  let value;
+  try {
+    value = JSON.parse(stdout.slice(start));
+  } catch {
+    return undefined;
+  }
+  const job = Array.isArray(value?.jobs) ? value.jobs[0] : undefined;
+  const side = job?.[rw.includes('write') ? 'write' : 'read'];
+  if (side === null || typeof side !== 'object') return undefined;
+  const num = (/** @type {unknown} */ v) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const iops = num(side.iops);
+  const bytes = num(side.io_bytes);
+  const ios = num(side.total_ios);
+  const bw = num(side.bw_bytes);
+  if (iops === undefined || bytes === undefined || ios === undefined || bw === undefined) return undefined;
+  const clat = side.clat_ns ?? {};
+  const pct = clat.percentile ?? {};
+  const us = (/** @type {unknown} */ ns) => (num(ns) === undefined ? undefined : /** @type {number} */ (ns) / 1000);
+  return {
+    iops,
+    mibps: bw / 2 ** 20,
+    bytes,
+    ios,
+    runtimeMs: num(side.runtime) ?? 0,
+    error: num(job.error) ?? 0,
+    latencyUs: { p50: us(pct['50.000000']), p99: us(pct['99.000000']), mean: us(clat.mean), max: us(clat.max) },
+    usrCpu: num(job.usr_cpu),
+    sysCpu: num(job.sys_cpu),
+  };
+}
+
+/**
+ * CPU seconds of several processes between two /proc samples (ticks per pid), or undefined if any is missing.
+ * @param {Array<number | undefined>} before @param {Array<number | undefined>} after @param {number} clockTicks
+ */
+export function ticksDelta(before, after, clockTicks) {
+  if (before.length !== after.length || before.length === 0) return undefined;
+  let sum = 0;
+  for (let i = 0; i < before.length; i++) {
+    const a = before[i];
+    const b = after[i];
+    if (a === undefined || b === undefined || b < a) return undefined;
+    sum += b - a;
+  }
+  return sum / clockTicks;
+}
+
+/**
+ * HBA/direct for one shape: IOPS, MiB/s, and CPU per GB (the HBA's iscsid + simulator against direct's whole process,
+ * and against direct without its start-up). `vsLibiscsi`: HBA IOPS over iscsi-perf's, where iscsi-perf ran.
+ * @param {{ iops?: number, mibps?: number, cpuPerGb?: number }} hba
+ * @param {{ iops?: number, mibps?: number, cpuPerGb?: number, cpuPerGbNet?: number }} direct
+ * @param {{ iops?: number }} libiscsi
+ */
+export function compareHba(hba, direct, libiscsi) {
+  return {
+    iops: ratio(hba.iops, direct.iops),
+    mibps: ratio(hba.mibps, direct.mibps),
+    cpuPerGb: ratio(hba.cpuPerGb, direct.cpuPerGb),
+    cpuPerGbNet: ratio(hba.cpuPerGb, direct.cpuPerGbNet),
+    vsLibiscsi: ratio(hba.iops, libiscsi.iops),
+  };
+}
+
+/**
+ * The HBA goals that apply to a shape, each with its verdict (pass undefined when the ratio is missing).
+ * @param {{ name: string }} shape @param {{ iops?: number, mibps?: number }} ratios
+ */
+export function checkHbaGoals(shape, ratios) {
+  return HBA_GOALS.filter((g) => g.shapes.includes(shape.name)).map((g) => {
+    const r = /** @type {Record<string, number | undefined>} */ (ratios)[g.metric];
+    return { id: g.id, text: g.text, metric: g.metric, limit: g.limit, ratio: r, pass: r === undefined ? undefined : r >= g.limit };
+  });
+}

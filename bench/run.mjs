@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm run bench`: this initiator's `iscsiadm lun bench` side by side with libiscsi's iscsi-perf, on the same two LUNs
-// of one private tgtd (a file in /dev/shm and tgtd's null store). See bench/README.md.
+// of one private tgtd (a file in /dev/shm and tgtd's null store), and the same LUNs as disks through the HBA: fio over
+// NBD through iscsi-hba-sim and `iscsid --hba simulator`. See bench/README.md.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,19 +13,26 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   checkGoals,
+  checkHbaGoals,
+  compareHba,
   compareSides,
   cpuPerGb,
+  fioArgs,
   fmtNum,
   fmtRatio,
+  HBA_GOALS,
   littleLatencyUs,
+  parseFioJson,
   parseIscsiPerf,
   parseJsonErrorMessage,
   parseOursJson,
   parseProcStatTicks,
+  parseSides,
   ratio,
   renderTable,
   selectShapes,
   splitTimes,
+  ticksDelta,
   TIMES_WRAPPER,
 } from './parse.mjs';
 
@@ -32,7 +40,11 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 const CLI = path.join(ROOT, 'cli', 'bin', 'run.js');
 const CLI_BENCH = path.join(ROOT, 'cli', 'dist', 'commands', 'lun', 'bench.js');
+const DRIVER = path.join(ROOT, 'driver');
 const IQN = 'iqn.2026-11.io.github.iscsi-initiator:bench';
+// The direct side's own initiator name. With the host's one name it would derive the same ISID as iscsid's session on
+// the HBA side, and each of its logins would reinstate that session (RFC 7143 §6.3.5), failing the HBA's I/O.
+const DIRECT_INITIATOR = 'iqn.2026-11.io.github.iscsi-initiator:bench-direct';
 const FILE_LUN_BYTES = 1024 ** 3;
 const BLOCK_SIZE = 512;
 // A child gets its run time plus this much (login, logout, process start) before it is killed.
@@ -49,7 +61,7 @@ const TARGET_PARAMS = {
   MaxQueueCmd: '128',
 };
 
-const USAGE = `usage: npm run bench -- [--time SECONDS] [--quick] [--repeat N] [--shapes TERMS] [--luns file,null]
+const USAGE = `usage: npm run bench -- [--time SECONDS] [--quick] [--repeat N] [--shapes TERMS] [--luns file,null] [--sides S,…]
 
   --time N       seconds per run (integer ≥ 1, default 5)
   --quick        1-second runs, a smoke test
@@ -57,8 +69,11 @@ const USAGE = `usage: npm run bench -- [--time SECONDS] [--quick] [--repeat N] [
   --shapes T,…   only shapes whose name contains one of the terms, e.g. 4k, qd1, write, 1m-read-qd8
                  (shapes: 4k-randread-qd1 4k-randread-qd32 128k-read-qd32 1m-read-qd8 and the same as writes)
   --luns L,…     file (1 GiB in /dev/shm), null (tgtd's null store), default both
+  --sides S,…    ours (lun bench, direct), libiscsi (iscsi-perf), hba (fio over NBD through iscsid --hba simulator);
+                 default all three. The HBA's ratios need ours: e.g. --sides ours,hba
 
-Needs root, Debian's tgt and libiscsi-bin, and \`npm run build\` done first. Results: bench/results/latest.json.`;
+Needs root, Debian's tgt and libiscsi-bin, fio (for hba), and \`npm run build\` done first. Results:
+bench/results/latest.json.`;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Children
@@ -143,11 +158,13 @@ function childFailure(r, timeoutMs) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// tgtd CPU, for context: both initiators share the machine with it.
+// A process's CPU from /proc/<pid>/stat: tgtd's for context (every side shares the machine with it), and iscsid's and
+// the simulator's, which are the HBA path's cost.
 
 let clockTicks = 100;
 
-function tgtdTicks(pid) {
+function procTicks(pid) {
+  if (pid === undefined) return undefined;
   try {
     return parseProcStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
@@ -163,6 +180,7 @@ function urlFor(tgt, lun) {
 }
 
 async function measure(ctx, side, shape, lunInfo) {
+  if (side === 'hba') return measureHba(ctx, shape, lunInfo);
   const { tgt, seconds } = ctx;
   const timeoutMs = seconds * 1000 + GRACE_MS;
   const url = urlFor(tgt, lunInfo.lun);
@@ -172,15 +190,15 @@ async function measure(ctx, side, shape, lunInfo) {
   if (side === 'ours') {
     if (!ctx.oursAvailable) return { ...base, ok: false, error: 'lun bench is not built (no cli/dist/commands/lun/bench.js): npm run build' };
     cmd = ctx.nodeBin;
-    args = [CLI, 'lun', 'bench', url, '--rw', shape.rw, '--bs', String(shape.bs), '--qd', String(shape.qd), '--time', String(seconds), '--json'];
+    args = [CLI, 'lun', 'bench', url, '--rw', shape.rw, '--bs', String(shape.bs), '--qd', String(shape.qd), '--time', String(seconds), '--initiator-name', DIRECT_INITIATOR, '--json'];
   } else {
     if (ctx.iscsiPerf === undefined) return { ...base, ok: false, error: 'iscsi-perf not found: apt-get install libiscsi-bin' };
     cmd = ctx.iscsiPerf;
     args = ['-m', String(shape.qd), '-b', String(shape.bs / BLOCK_SIZE), '-t', String(seconds), ...(shape.rw === 'randread' ? ['-r'] : []), url];
   }
-  const ticksBefore = tgtdTicks(tgt.pid);
+  const ticksBefore = procTicks(tgt.pid);
   const r = await runMeasured(cmd, args, timeoutMs);
-  const ticksAfter = tgtdTicks(tgt.pid);
+  const ticksAfter = procTicks(tgt.pid);
   const tgtdCpuS = ticksBefore === undefined || ticksAfter === undefined ? undefined : (ticksAfter - ticksBefore) / clockTicks;
   const cpuS = r.cpu === undefined ? undefined : r.cpu.user + r.cpu.sys;
   const common = {
@@ -246,17 +264,121 @@ async function measure(ctx, side, shape, lunInfo) {
   };
 }
 
+/**
+ * fio over the LUN's NBD export (through iscsi-hba-sim, the bridge and iscsid's session). The HBA path's CPU is
+ * iscsid's plus the simulator's (/proc/<pid>/stat before and after: both run for the whole bench, so no start-up is in
+ * it); fio's own CPU (bash `times`) is kept apart, as the workload generator inside `lun bench` is not.
+ */
+async function measureHba(ctx, shape, lunInfo) {
+  const { tgt, seconds, hba } = ctx;
+  const timeoutMs = seconds * 1000 + GRACE_MS;
+  const base = { shape: shape.name, lun: lunInfo.name, tool: 'hba', rw: shape.rw, bs: shape.bs, qd: shape.qd, seconds };
+  if (hba.error !== undefined) return { ...base, ok: false, error: hba.error };
+  const uri = hba.uris.get(lunInfo.name);
+  if (uri === undefined) return { ...base, ok: false, error: `no NBD export for LUN ${lunInfo.lun} in session -P 3` };
+  const pids = [hba.daemonPid, hba.simPid];
+  const before = pids.map(procTicks);
+  const tgtdBefore = procTicks(tgt.pid);
+  const args = fioArgs(shape, uri, seconds);
+  const r = await runMeasured(hba.fio, args, timeoutMs);
+  const after = pids.map(procTicks);
+  const tgtdAfter = procTicks(tgt.pid);
+  const hbaCpuS = ticksDelta(before, after, clockTicks);
+  const tgtdCpuS = ticksDelta([tgtdBefore], [tgtdAfter], clockTicks);
+  const fioCpuS = r.cpu === undefined ? undefined : r.cpu.user + r.cpu.sys;
+  const common = {
+    ...base,
+    argv: [hba.fio, ...args],
+    exitCode: r.exitCode,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    wallS: r.wallS,
+    // iscsid + iscsi-hba-sim, each on its own too.
+    cpu: hbaCpuS === undefined ? undefined : { total: hbaCpuS, iscsidS: ticksDelta([before[0]], [after[0]], clockTicks), simS: ticksDelta([before[1]], [after[1]], clockTicks) },
+    fioCpuS,
+    tgtdCpuS,
+    stderrTail: r.stderr.slice(-2000),
+  };
+  const failure = childFailure(r, timeoutMs);
+  const fio = parseFioJson(r.stdout, shape.rw);
+  if (failure !== undefined || fio === undefined) {
+    return { ...common, ok: false, error: failure ?? `no fio JSON on stdout: ${lastLine(r.stderr) ?? lastLine(r.stdout) ?? '(empty)'}`, stdoutTail: r.stdout.slice(-2000) };
+  }
+  return {
+    ...common,
+    ok: true,
+    warnings: fio.error !== 0 ? [`fio error ${fio.error}`] : [],
+    iops: fio.iops,
+    mibps: fio.mibps,
+    bytes: fio.bytes,
+    latencyUs: fio.latencyUs,
+    littleLatencyUs: littleLatencyUs(shape.qd, fio.iops),
+    cpuPerGb: cpuPerGb(hbaCpuS, fio.bytes),
+    fioCpuPerGb: cpuPerGb(fioCpuS, fio.bytes),
+    tgtdCpuPerGb: cpuPerGb(tgtdCpuS, fio.bytes),
+    raw: fio,
+  };
+}
+
+/**
+ * iscsid --hba simulator (it starts iscsi-hba-sim) in a folder of its own, logged in to the bench's target: each LUN
+ * is then an NBD export. Never throws: what went wrong is `error`, and every HBA run reports it.
+ */
+async function startHba(ctx, luns) {
+  const state = { uris: new Map(), fio: which('fio'), error: undefined, daemon: undefined, dir: undefined };
+  if (state.fio === undefined) return { ...state, error: 'fio not found: apt-get install fio' };
+  const built = await new Promise((resolve) => execFile('make', ['-s', '-C', DRIVER, 'sim'], { timeout: 300_000, encoding: 'utf8' }, (err, out, errOut) => resolve(err ? `${out}${errOut}`.trim() || err.message : undefined)));
+  if (built !== undefined) return { ...state, error: `make -C driver sim failed: ${lastLine(built)}` };
+  const { startIscsid } = await import('@iscsi-initiator/test');
+  try {
+    state.dir = await mkdtemp(path.join(os.tmpdir(), 'bench-hba-'));
+    state.daemon = await startIscsid({ dir: state.dir, args: ['--hba', 'simulator'], startTimeoutMs: 30_000 });
+    state.daemonPid = state.daemon.child.pid;
+    const started = state.daemon.output().split('\n').find((l) => l.includes('started the HBA simulator'));
+    state.simPid = started === undefined ? undefined : JSON.parse(started).pid;
+    if (state.simPid === undefined) throw new Error('iscsid did not say which simulator it started');
+    const cli = (args) => runMeasured(ctx.nodeBin, [CLI, ...args, '--socket', state.daemon.socket], GRACE_MS);
+    const login = await cli(['discovery', '-t', 'st', '-p', ctx.tgt.portal, '-l']);
+    if (login.exitCode !== 0) throw new Error(`login through iscsid failed: ${lastLine(login.stderr) ?? lastLine(login.stdout) ?? `exit ${login.exitCode}`}`);
+    const p3 = await cli(['session', '-P', '3', '--json']);
+    const sessions = JSON.parse(p3.stdout);
+    const session = sessions.find((s) => s.targetName === IQN) ?? sessions[0];
+    for (const l of luns) {
+      const disk = session?.luns?.find((x) => x.lun === l.lun)?.disk;
+      if (typeof disk === 'string') state.uris.set(l.name, disk);
+    }
+    state.session = session;
+    return state;
+  } catch (err) {
+    return { ...state, error: `iscsid --hba simulator: ${err.message ?? err}` };
+  }
+}
+
+/** SIGTERM: iscsid logs out and stops the simulator it started. */
+async function stopHba(hba) {
+  if (hba?.daemon === undefined) return;
+  await hba.daemon.stop().catch((err) => console.error(`bench: stopping iscsid failed: ${err.message}`));
+  if (hba.simPid !== undefined && procTicks(hba.simPid) !== undefined) {
+    try {
+      process.kill(hba.simPid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (hba.dir !== undefined) await rm(hba.dir, { recursive: true, force: true });
+}
+
 /** CPU of a login + one command + logout, per initiator: the fixed cost inside every run's CPU seconds. */
-async function startupCost(ctx, lunInfo) {
+async function startupCost(ctx, lunInfo, sides) {
   const url = urlFor(ctx.tgt, lunInfo.lun);
   const result = {};
-  if (ctx.oursAvailable || existsSync(path.join(ROOT, 'cli', 'dist', 'commands', 'lun', 'capacity.js'))) {
-    const r = await runMeasured(ctx.nodeBin, [CLI, 'lun', 'capacity', url, '--json'], GRACE_MS);
+  if (sides.includes('ours') && (ctx.oursAvailable || existsSync(path.join(ROOT, 'cli', 'dist', 'commands', 'lun', 'capacity.js')))) {
+    const r = await runMeasured(ctx.nodeBin, [CLI, 'lun', 'capacity', url, '--initiator-name', DIRECT_INITIATOR, '--json'], GRACE_MS);
     const failure = childFailure(r, GRACE_MS);
     result.ours = { command: 'iscsiadm lun capacity --json', cpuS: r.cpu === undefined ? undefined : r.cpu.user + r.cpu.sys, wallS: r.wallS, error: failure };
   }
   const readcap = which('iscsi-readcapacity16');
-  if (readcap !== undefined) {
+  if (readcap !== undefined && sides.includes('libiscsi')) {
     const r = await runMeasured(readcap, [url], GRACE_MS);
     const failure = childFailure(r, GRACE_MS);
     result.libiscsi = { command: 'iscsi-readcapacity16', cpuS: r.cpu === undefined ? undefined : r.cpu.user + r.cpu.sys, wallS: r.wallS, error: failure };
@@ -311,6 +433,7 @@ function parseOptions(argv) {
       repeat: { type: 'string' },
       shapes: { type: 'string' },
       luns: { type: 'string' },
+      sides: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -331,7 +454,8 @@ function parseOptions(argv) {
   if (shapes.length === 0) throw new Error(`--shapes ${values.shapes} matches no shape`);
   const lunNames = (values.luns ?? 'file,null').split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const l of lunNames) if (l !== 'file' && l !== 'null') throw new Error(`--luns: unknown LUN ${l} (file, null)`);
-  return { seconds, repeat, quick: values.quick, shapesFilter: values.shapes ?? null, shapes, lunNames: [...new Set(lunNames)] };
+  const sides = parseSides(values.sides);
+  return { seconds, repeat, quick: values.quick, shapesFilter: values.shapes ?? null, shapes, lunNames: [...new Set(lunNames)], sides };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -372,6 +496,70 @@ function buildComparisons(runs, shapes, luns) {
     }
   }
   return comparisons;
+}
+
+/** Per shape and LUN: the HBA's representative run against direct's (and iscsi-perf's), with the HBA goals. */
+function buildHbaComparisons(runs, shapes, luns) {
+  const comparisons = [];
+  for (const lun of luns) {
+    for (const shape of shapes) {
+      const hba = representative(runs, shape.name, lun.name, 'hba');
+      if (hba === undefined) continue;
+      const direct = representative(runs, shape.name, lun.name, 'ours');
+      const theirs = representative(runs, shape.name, lun.name, 'libiscsi');
+      const side = (r) => (r?.ok ? r : {});
+      const ratios = compareHba(side(hba), side(direct), side(theirs));
+      comparisons.push({
+        shape: shape.name,
+        lun: lun.name,
+        hbaRun: hba.order,
+        directRun: direct?.order ?? null,
+        libiscsiRun: theirs?.order ?? null,
+        okRuns: runs.filter((r) => r.shape === shape.name && r.lun === lun.name && r.tool === 'hba' && r.ok).length,
+        ratios,
+        goals: checkHbaGoals(shape, ratios),
+      });
+    }
+  }
+  return comparisons;
+}
+
+function printHbaTable(runs, comparisons, repeat) {
+  const headers = ['shape', 'LUN', 'HBA IOPS', 'MiB/s', 'p50 µs', 'p99 µs', 'CPU s/GB', 'iscsid', 'sim', 'fio', 'direct IOPS', 'HBA×', 'CPU×', 'vs libiscsi'];
+  const rows = [];
+  const notes = [];
+  for (const c of comparisons) {
+    const hba = runs.find((r) => r.order === c.hbaRun);
+    const direct = runs.find((r) => r.order === c.directRun);
+    const row = [c.shape, c.lun];
+    if (hba?.ok) {
+      let iops = fmtNum(hba.iops);
+      if (hba.warnings.length > 0) {
+        notes.push(`hba ${c.shape} on ${c.lun}: ${hba.warnings.join('; ')}`);
+        iops = `[${notes.length}] ${iops}`;
+      }
+      const perGb = (s) => fmtNum(cpuPerGb(s ?? undefined, hba.bytes), 2);
+      row.push(iops, fmtNum(hba.mibps, 1), fmtNum(hba.latencyUs?.p50), fmtNum(hba.latencyUs?.p99), fmtNum(hba.cpuPerGb, 2), perGb(hba.cpu?.iscsidS), perGb(hba.cpu?.simS), fmtNum(hba.fioCpuPerGb, 2));
+    } else {
+      notes.push(`hba ${c.shape} on ${c.lun}: ${hba?.error ?? 'no run'}`);
+      row.push(`error [${notes.length}]`, '', '', '', '', '', '', '');
+    }
+    row.push(direct?.ok ? fmtNum(direct.iops) : direct === undefined ? '—' : 'error');
+    const goal = (metric) => c.goals.find((g) => g.metric === metric)?.pass;
+    // As in the main table, the HBA× column carries the MiB/s goal too (same number at a fixed block size).
+    row.push(fmtRatio(c.ratios.iops, goal('iops') ?? goal('mibps')), fmtRatio(c.ratios.cpuPerGbNet, undefined), fmtRatio(c.ratios.vsLibiscsi, undefined));
+    rows.push(row);
+  }
+  console.log(`\nThe HBA path: fio --ioengine=nbd through iscsi-hba-sim and iscsid --hba simulator, against lun bench direct`);
+  console.log(renderTable(headers, rows));
+  if (repeat > 1) console.log(`\nEach side of a row is its median run by IOPS of ${repeat} (all runs are in the JSON).`);
+  console.log(
+    '\nHBA p50/p99 µs = fio completion latency. CPU s/GB = iscsid + iscsi-hba-sim user+sys seconds (/proc/<pid>/stat over the run)\n' +
+      'per 10^9 bytes (iscsid and sim: each alone); fio = fio\'s own (the load generator: inside lun bench\'s figure on the direct side).\n' +
+      'HBA× = HBA IOPS / direct IOPS; CPU× = HBA CPU s/GB / direct\'s without start-up (cpuPerGbNet); vs libiscsi = HBA IOPS / iscsi-perf IOPS.\n' +
+      `Goals: ✓/✗ — ${HBA_GOALS.map((g) => g.text).join(', ')} (in HBA×).`,
+  );
+  if (notes.length > 0) console.log(`\n${notes.map((n, i) => `[${i + 1}] ${n}`).join('\n')}`);
 }
 
 function printTable(runs, comparisons, repeat) {
@@ -448,8 +636,10 @@ async function main() {
   const nodeBin = repoNode();
   const iscsiPerf = which('iscsi-perf');
   const oursAvailable = existsSync(CLI_BENCH);
-  if (!oursAvailable) console.error('bench: warning: cli/dist/commands/lun/bench.js is missing; our runs will be reported as errors');
-  if (iscsiPerf === undefined) console.error('bench: warning: iscsi-perf not found (apt-get install libiscsi-bin); libiscsi runs will be errors');
+  const { sides } = options;
+  const direct = sides.includes('ours') || sides.includes('libiscsi');
+  if (!oursAvailable && sides.includes('ours')) console.error('bench: warning: cli/dist/commands/lun/bench.js is missing; our runs will be reported as errors');
+  if (iscsiPerf === undefined && sides.includes('libiscsi')) console.error('bench: warning: iscsi-perf not found (apt-get install libiscsi-bin); libiscsi runs will be errors');
   clockTicks = Number(await exec('getconf', ['CLK_TCK'])) || 100;
 
   const startedAt = new Date();
@@ -471,6 +661,7 @@ async function main() {
   let luns = [];
   let baselines = {};
   let tgt;
+  let hba;
   let fatal;
   try {
     tgt = await startTgtd({ targets: [{ iqn: IQN, luns: lunSpecs.map((l) => l.spec), params: TARGET_PARAMS }], startTimeoutMs: 20_000 });
@@ -490,8 +681,14 @@ async function main() {
         (options.repeat > 1 ? ` × ${options.repeat} repeats (medians compared)` : ''),
     );
 
-    const ctx = { tgt, seconds: options.seconds, nodeBin, iscsiPerf, oursAvailable };
-    if (luns[0] !== undefined) baselines = await startupCost(ctx, luns[0]);
+    const ctx = { tgt, seconds: options.seconds, nodeBin, iscsiPerf, oursAvailable, hba: undefined };
+    if (luns[0] !== undefined && direct) baselines = await startupCost(ctx, luns[0], sides);
+    if (sides.includes('hba')) {
+      hba = await startHba(ctx, luns);
+      ctx.hba = hba;
+      if (hba.error !== undefined) console.error(`bench: HBA path unavailable: ${hba.error}`);
+      else console.error(`bench: iscsid --hba simulator (pid ${hba.daemonPid}, simulator pid ${hba.simPid}): ${[...hba.uris].map(([n, u]) => `${n} ${u}`).join(', ')}`);
+    }
 
     let pair = 0;
     let order = 0;
@@ -507,9 +704,10 @@ async function main() {
       for (const shape of options.shapes) {
         for (let rep = 1; rep <= options.repeat; rep++) {
           if (interrupted) break outer;
-          // Alternate who goes first, so neither always meets a freshly started (or freshly used) target.
-          const sides = !shape.peer ? ['ours'] : pair++ % 2 === 0 ? ['ours', 'libiscsi'] : ['libiscsi', 'ours'];
-          for (const side of sides) {
+          // Rotate who goes first, so no side always meets a freshly started (or freshly used) target.
+          const here = sides.filter((s) => s !== 'libiscsi' || shape.peer);
+          const shift = here.length > 1 ? pair++ % here.length : 0;
+          for (const side of [...here.slice(shift), ...here.slice(0, shift)]) {
             if (interrupted) break outer;
             record({ ...(await measure(ctx, side, shape, lun)), rep });
           }
@@ -521,6 +719,7 @@ async function main() {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await stopHba(hba);
     await tgt?.stop().catch((err) => console.error(`bench: stopping tgtd failed: ${err.message}`));
   }
   if (fatal !== undefined && runs.length === 0) {
@@ -533,16 +732,19 @@ async function main() {
     const startup = baselines[r.tool]?.cpuS;
     if (r.ok && r.cpu !== undefined && startup !== undefined) r.cpuPerGbNet = cpuPerGb(Math.max(0, r.cpu.total - startup), r.bytes);
   }
-  const comparisons = buildComparisons(runs, options.shapes, luns);
-  printTable(runs, comparisons, options.repeat);
+  const comparisons = direct ? buildComparisons(runs, options.shapes, luns) : [];
+  const hbaComparisons = sides.includes('hba') ? buildHbaComparisons(runs, options.shapes, luns) : [];
+  if (direct) printTable(runs, comparisons, options.repeat);
+  if (hbaComparisons.length > 0) printHbaTable(runs, hbaComparisons, options.repeat);
   const startup = (s) => (s?.cpuS === undefined ? 'n/a' : `${s.cpuS.toFixed(2)} s${s.error ? ` (${s.error})` : ''}`);
-  console.log(`\nstart-up CPU (login + READ CAPACITY + logout): ours ${startup(baselines.ours)}, libiscsi ${startup(baselines.libiscsi)}`);
+  if (direct) console.log(`\nstart-up CPU (login + READ CAPACITY + logout): ours ${startup(baselines.ours)}, libiscsi ${startup(baselines.libiscsi)}`);
   console.log(`machine: ${machine.nproc} CPUs ${machine.cpuModel}, node ${machine.node}, libiscsi ${machine.libiscsi}, tgt ${machine.tgt}`);
   // A busy machine before the bench began (the bench itself keeps about two CPUs busy) makes the ratios unreliable.
   const load = machine.loadAvgAtStart[0] ?? 0;
   if (load > machine.nproc / 2) console.log(`note: load average was ${load.toFixed(2)} before the first run: other work may have skewed these numbers`);
 
   const goals = comparisons.flatMap((c) => c.goals.map((g) => ({ shape: c.shape, lun: c.lun, ...g })));
+  const hbaGoals = hbaComparisons.flatMap((c) => c.goals.map((g) => ({ shape: c.shape, lun: c.lun, ...g })));
   const report = {
     version: 1,
     startedAt: startedAt.toISOString(),
@@ -550,18 +752,21 @@ async function main() {
     loadAvgAtEnd: os.loadavg(),
     interrupted,
     fatal: fatal === undefined ? null : String(fatal.message ?? fatal),
-    options: { seconds: options.seconds, repeat: options.repeat, quick: options.quick, shapes: options.shapesFilter, luns: options.lunNames },
+    options: { seconds: options.seconds, repeat: options.repeat, quick: options.quick, shapes: options.shapesFilter, luns: options.lunNames, sides },
     machine,
     target: { iqn: IQN, params: TARGET_PARAMS, luns },
     notes: {
       latency: 'libiscsi latency is 1e6·QD/IOPS (Little\'s law); ratios.latency compares that for both sides; ours also has measured latencyUs',
       cpu: 'cpuPerGb = child user+sys seconds (bash times) / (bytes/1e9), start-up included; cpuPerGbNet subtracts baselines',
       libiscsiBytes: 'iscsi-perf prints only its average IOPS; bytes = iops · bs · seconds',
+      hba: 'tool hba = fio --ioengine=nbd on the LUN\'s export through iscsi-hba-sim and iscsid --hba simulator; cpu = iscsid + simulator /proc ticks over the run (no start-up); fioCpuS = fio\'s own',
     },
+    hbaSetup: hba === undefined ? null : { error: hba.error, daemonPid: hba.daemonPid, simPid: hba.simPid, uris: Object.fromEntries(hba.uris), session: hba.session },
     baselines,
     runs,
     comparisons,
     goals: { passed: goals.filter((g) => g.pass === true).length, failed: goals.filter((g) => g.pass === false).length, unknown: goals.filter((g) => g.pass === undefined).length, list: goals },
+    hba: { comparisons: hbaComparisons, goals: hbaGoals },
   };
   await mkdir(RESULTS_DIR, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');

@@ -22,7 +22,9 @@ std::string error_name(uint32_t e) {
 }
 
 Hba::Hba(iscsi_hba_control* control, uint8_t* pool, const iscsi_hba::Config& config)
-    : core_(*this, control, pool, config), timer_([this] { timer_loop(); }) {}
+    : core_(*this, control, pool, config),
+      min_timeout_ms_(std::min(config.default_timeout_ms, config.abort_timeout_ms)),
+      timer_([this] { timer_loop(); }) {}
 
 Hba::~Hba() {
   {
@@ -39,13 +41,50 @@ void Hba::timer_loop() {
   while (!stopping_) {
     uint64_t now = now_ms();
     uint64_t next = std::min<uint64_t>(core_.next_deadline_ms(), now + 1000);
+    timer_due_ms_ = next;
     timer_cv_.wait_for(lock, std::chrono::milliseconds(next > now ? next - now : 0));
-    if (!stopping_) core_.tick(now_ms());
+    if (stopping_) break;
+    core_.tick(now_ms());
+    auto finished = take_finished_locked();
+    if (finished.empty()) continue;
+    lock.unlock();
+    answer(finished);
+    lock.lock();
+  }
+}
+
+std::vector<Hba::Finished> Hba::take_finished_locked() {
+  std::vector<Finished> out;
+  out.swap(finished_);
+  return out;
+}
+
+// Outside the lock: the callbacks answer a socket or wake a waiter, and never call back into the HBA.
+void Hba::answer(std::vector<Finished>& finished) {
+  for (auto& f : finished) {
+    if (f.pending.task.dir == ISCSI_HBA_DIR_READ) {
+      f.result.data = f.pending.in.data();
+      f.result.owner = &f.pending.in;
+    }
+    // done() is taken out first and the task handed over with the result, so a stack that re-issues it (after a
+    // UNIT ATTENTION) may move the task out and submit it again.
+    auto done = std::move(f.pending.task.done);
+    f.result.task = &f.pending.task;
+    done(f.result);
   }
 }
 
 iscsi_hba::CallResult Hba::call(uint32_t selector, const void* in, size_t in_length, void* out, size_t out_capacity,
                                 const std::shared_ptr<Channel>& daemon) {
+  std::vector<Finished> finished;
+  iscsi_hba::CallResult r = call_locked(selector, in, in_length, out, out_capacity, daemon, finished);
+  answer(finished);
+  return r;
+}
+
+iscsi_hba::CallResult Hba::call_locked(uint32_t selector, const void* in, size_t in_length, void* out,
+                                       size_t out_capacity, const std::shared_ptr<Channel>& daemon,
+                                       std::vector<Finished>& finished) {
   std::lock_guard lock(mu_);
   bool handshake = selector == ISCSI_HBA_SEL_HANDSHAKE && !core_.daemon_attached();
   if (handshake) {
@@ -61,21 +100,38 @@ iscsi_hba::CallResult Hba::call(uint32_t selector, const void* in, size_t in_len
     armed_ = true;
     if (pending_notices_ != 0) send_notice_locked();
   }
-  timer_cv_.notify_all();  // a handshake or a doorbell may move the core's deadlines
+  // A handshake may move the core's deadlines anywhere; a doorbell or a re-arm only as far as a timeout away.
+  if (selector == ISCSI_HBA_SEL_COMPLETION_DOORBELL || selector == ISCSI_HBA_SEL_ARM_NOTICES) wake_timer_locked();
+  else timer_cv_.notify_all();
+  finished = take_finished_locked();
   return r;
 }
 
 void Hba::detach() {
-  std::lock_guard lock(mu_);
-  core_.daemon_detached();
-  daemon_ = nullptr;
-  armed_ = false;
-  pending_notices_ = 0;
-  timer_cv_.notify_all();  // the hold deadline is new
+  std::vector<Finished> finished;
+  {
+    std::lock_guard lock(mu_);
+    core_.daemon_detached();
+    daemon_ = nullptr;
+    armed_ = false;
+    pending_notices_ = 0;
+    timer_cv_.notify_all();  // the hold deadline is new
+    finished = take_finished_locked();
+  }
+  answer(finished);
 }
 
 void Hba::submit(Task task) {
-  std::lock_guard lock(mu_);
+  std::vector<Finished> finished;
+  {
+    std::lock_guard lock(mu_);
+    submit_locked(std::move(task));
+    finished = take_finished_locked();
+  }
+  answer(finished);
+}
+
+void Hba::submit_locked(Task task) {
   iscsi_hba::ScsiTask t;
   t.handle = next_handle_++;
   t.target_id = task.target;
@@ -90,7 +146,14 @@ void Hba::submit(Task task) {
   }
   tasks_.emplace(t.handle, Pending{std::move(task), {}});
   core_.submit(t);  // may complete it at once (refused): complete() erases it
-  timer_cv_.notify_all();  // a new task may have the earliest timeout
+  wake_timer_locked();  // a new task may have the earliest timeout
+}
+
+// The timer sleeps until timer_due_ms_, at most a second away. A deadline set by a submit or a doorbell is at least
+// min_timeout_ms_ away (10 and 30 s by default), so waking the timer for it (and making it take the lock) is needed
+// only when that could come sooner: one futex wake and one contended lock per I/O saved.
+void Hba::wake_timer_locked() {
+  if (now_ms() + min_timeout_ms_ < timer_due_ms_) timer_cv_.notify_all();
 }
 
 uint64_t Hba::now_ms() {
@@ -133,7 +196,8 @@ void Hba::complete(uint64_t handle, const iscsi_hba::TaskResult& result) {
   }
   Pending p = std::move(it->second);
   tasks_.erase(it);
-  TaskResult r;
+  Finished& f = finished_.emplace_back(Finished{std::move(p), {}});
+  TaskResult& r = f.result;
   r.failed = result.host != iscsi_hba::HostStatus::Ok;
   r.response = result.service_response;
   r.status = result.scsi_status;
@@ -141,15 +205,8 @@ void Hba::complete(uint64_t handle, const iscsi_hba::TaskResult& result) {
   r.residual = result.residual;
   r.sense_len = result.sense_length;
   if (result.sense != nullptr) memcpy(r.sense, result.sense, std::min<size_t>(result.sense_length, sizeof r.sense));
-  if (p.task.dir == ISCSI_HBA_DIR_READ) {
-    r.data = p.in.data();
-    r.data_len = uint32_t(std::min<size_t>(result.data_length, p.in.size()));
-  }
-  // Under the lock: the callbacks only answer a socket or wake a waiter, and never call back into the HBA (a retry
-  // is submitted from another thread). done() is taken out first, so it may move the task it came with.
-  auto done = std::move(p.task.done);
-  r.task = &p.task;
-  done(r);
+  if (f.pending.task.dir == ISCSI_HBA_DIR_READ) r.data_len = uint32_t(std::min<size_t>(result.data_length, f.pending.in.size()));
+  // Answered by answer() once the lock is released.
 }
 
 void Hba::log(iscsi_hba::LogLevel level, uint32_t code, const char* message) {

@@ -1,7 +1,8 @@
 // The kernel's side of the HBA around driver/core's HbaCore: the HbaPlatform the core asks for (time, notices to the
 // daemon, copies between the stack's buffers and the pool, completions, log lines), one lock around the core (it is
 // single-threaded; here the NBD connections, the probe and the daemon's socket are separate threads), and the timer
-// thread that drives its timeouts and hold deadline. The probe and the NBD server only see submit().
+// thread that drives its timeouts and hold deadline. The probe and the NBD server only see submit(). Tasks the core
+// completes are answered (done()) after the lock is released, so a reply's socket write never holds up a submit.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -30,6 +31,7 @@ struct TaskResult {
   uint16_t sense_len = 0;
   uint8_t sense[ISCSI_HBA_SENSE_MAX]{};
   const uint8_t* data = nullptr;  // a read's data, valid only during the callback
+  std::vector<uint8_t>* owner = nullptr;  // the vector holding data: done() may take it (swap) rather than copy
   uint32_t data_len = 0;
   // The task itself (CDB, write data; done() already taken out), valid only during the callback: a stack that
   // re-issues it (after a UNIT ATTENTION) moves it out and submits it again.
@@ -57,7 +59,8 @@ class Hba final : private iscsi_hba::HbaPlatform {
                              const std::shared_ptr<Channel>& daemon);
   // The daemon's socket closed: the core holds its tasks for Config::hold_ms.
   void detach();
-  // From the SCSI stack's side (probe, NBD): exactly one done() per task, from whichever thread ends it.
+  // From the SCSI stack's side (probe, NBD): exactly one done() per task, from whichever thread ends it, never under
+  // the HBA's lock.
   void submit(Task task);
 
  private:
@@ -68,20 +71,35 @@ class Hba final : private iscsi_hba::HbaPlatform {
   void complete(uint64_t handle, const iscsi_hba::TaskResult& result) override;
   void log(iscsi_hba::LogLevel level, uint32_t code, const char* message) override;
   void send_notice_locked();
+  void wake_timer_locked();
+  struct Finished;
+  iscsi_hba::CallResult call_locked(uint32_t selector, const void* in, size_t in_length, void* out, size_t out_capacity,
+                                    const std::shared_ptr<Channel>& daemon, std::vector<Finished>& finished);
+  void submit_locked(Task task);
   void timer_loop();
 
   struct Pending {
     Task task;
     std::vector<uint8_t> in;  // a read's data, copied out of the pool before the tag is reused
   };
+  struct Finished {
+    Pending pending;
+    TaskResult result;  // data is set to pending.in when it is answered (the vector may move until then)
+  };
+  // Takes the tasks completed under the lock, to be answered once it is released.
+  std::vector<Finished> take_finished_locked();
+  static void answer(std::vector<Finished>& finished);
   std::mutex mu_;  // guards the core and everything below
   iscsi_hba::HbaCore core_;
   std::unordered_map<uint64_t, Pending> tasks_;
+  std::vector<Finished> finished_;  // completed by the core, not yet answered
   uint64_t next_handle_ = 1;
   std::shared_ptr<Channel> daemon_;
   bool armed_ = false;
   bool said_no_daemon_ = false;  // one log line per absence, not one per task
   uint32_t pending_notices_ = 0;
+  const uint32_t min_timeout_ms_;  // the shortest timeout the core sets a deadline with
+  uint64_t timer_due_ms_ = 0;      // when the timer thread wakes next, whatever happens
   std::condition_variable timer_cv_;
   bool stopping_ = false;
   std::thread timer_;

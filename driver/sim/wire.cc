@@ -60,6 +60,17 @@ bool send_message(int sock, uint16_t selector, uint16_t flags, int32_t status, c
   return true;
 }
 
+bool send_all(int sock, const void* data, size_t length) {
+  size_t sent = 0;
+  while (sent < length) {
+    ssize_t n = send(sock, static_cast<const char*>(data) + sent, length - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 static bool read_full(int sock, void* buf, size_t len, int* fd_out, std::string& error) {
   size_t got = 0;
   while (got < len) {

@@ -18,6 +18,9 @@ struct Message {
 bool send_message(int sock, uint16_t selector, uint16_t flags, int32_t status, const void* payload, uint32_t length,
                   int pass_fd = -1);
 
+// Sends `length` bytes, blocking until all are sent. Returns false if the peer is gone.
+bool send_all(int sock, const void* data, size_t length);
+
 // Reads one whole message. Returns false on EOF or error; `error` says which, "" for an orderly EOF.
 // A bad magic or an oversized length is an error: the stream cannot be resynchronised.
 bool recv_message(int sock, Message& out, std::string& error);

@@ -1,7 +1,8 @@
 // The simulator's side of the HBA connection (driver/README.md, "Simulator"): the calls of iscsi_hba_abi.h framed by
 // driver/sim/wire.cc on a Unix stream socket, the regions' descriptors by SCM_RIGHTS and mapped MAP_SHARED, notices
 // as answers of ARM_NOTICES. POSIX only, so it also serves the simulator on macOS. One reader thread owns the
-// socket's receive side: it answers the call in progress, hands notices on and re-arms, and rings doorbells.
+// socket's receive side: it answers the call in progress, hands notices on and re-arms, and rings the doorbells the
+// JS thread could not send itself without waiting.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -85,7 +86,26 @@ class SocketBackend final : public Backend {
   }
 
   void Doorbell() override {
-    if (doorbell_.exchange(true)) return;  // one already waits to be rung: this batch rides on it
+    if (doorbell_.load()) return;  // one already waits to be rung by the reader: this batch rides on it
+    // Rung here when nobody else is sending and the socket has room: one system call, no thread hop on the completion
+    // path. Otherwise the reader rings it, so the JS thread never waits.
+    {
+      std::unique_lock lock(send_mu_, std::try_to_lock);
+      if (lock.owns_lock() && sock_ >= 0) {
+        sim::MsgHeader h{sim::kMsgMagic, ISCSI_HBA_SEL_COMPLETION_DOORBELL, 0, 0, 0};
+        ssize_t n;
+        do n = send(sock_, &h, sizeof h, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n == ssize_t(sizeof h)) return;
+        // A partly sent header must be finished before anything else goes on the stream (a few bytes: no real wait).
+        if (n > 0) {
+          (void)sim::send_all(sock_, reinterpret_cast<const char*>(&h) + n, sizeof h - size_t(n));
+          return;
+        }
+        // EAGAIN (the socket is full) or a lost connection: the reader rings it, or sees the loss.
+      }
+    }
+    if (doorbell_.exchange(true)) return;
     char b = 'd';
     (void)!write(wake_[1], &b, 1);  // non-blocking; a full pipe already wakes the reader
   }

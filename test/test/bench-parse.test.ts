@@ -1,13 +1,20 @@
 // Unit tests of bench/parse.mjs, the pure half of `npm run bench`: iscsi-perf's output, bash's `times`, /proc stat,
-// our `lun bench --json`, and the ratio/goal maths. Not protocol code: each test names the format it relies on.
+// our `lun bench --json`, fio's JSON (the HBA path), and the ratio/goal maths. Not protocol code: each test names the format it relies on.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   checkGoals,
+  checkHbaGoals,
+  compareHba,
   compareSides,
   cpuPerGb,
+  fioArgs,
   fmtRatio,
+  parseFioJson,
+  parseSides,
+  SIDES,
+  ticksDelta,
   littleLatencyUs,
   parseBashDuration,
   parseIscsiPerf,
@@ -212,5 +219,79 @@ describe('shapes and table', () => {
       'a      file  1.04✓',
       'bbb    null    0.5',
     ]);
+  });
+});
+
+// Captured from fio 3.33 (`fio --ioengine=nbd … --rw=randread --bs=4096 --iodepth=32 --output-format=json`) through
+// iscsi-hba-sim, trimmed to the fields the bench reads. libnbd's engine prints its line before the JSON.
+const FIO_READ =
+  'fio: connected to NBD server\n' +
+  JSON.stringify({
+    'fio version': 'fio-3.33',
+    jobs: [{
+      jobname: 'hba', error: 0,
+      read: { io_bytes: 302919680, bw_bytes: 60499237, iops: 14770.32155, runtime: 5007, total_ios: 73955, clat_ns: { min: 137686, max: 72276452, mean: 2160300.301197, percentile: { '50.000000': 1433600, '99.000000': 11993088 } } },
+      write: { io_bytes: 0, bw_bytes: 0, iops: 0.0, runtime: 0, total_ios: 0, clat_ns: { min: 0, max: 0, mean: 0.0 } },
+      usr_cpu: 2.556932, sys_cpu: 7.051538,
+    }],
+  }, null, 2);
+
+describe('fio --output-format=json (fio 3.x: jobs[0].read / .write, clat_ns percentiles keyed "50.000000")', () => {
+  it('reads the direction the shape moves, after the lines fio prints before the JSON', () => {
+    const r = parseFioJson(FIO_READ, 'randread');
+    expect(r).toEqual({
+      iops: 14770.32155, mibps: 60499237 / 2 ** 20, bytes: 302919680, ios: 73955, runtimeMs: 5007, error: 0,
+      latencyUs: { p50: 1433.6, p99: 11993.088, mean: 2160.300301197, max: 72276.452 }, usrCpu: 2.556932, sysCpu: 7.051538,
+    });
+  });
+
+  it('a write shape takes the write side', () => {
+    const value = JSON.parse(FIO_READ.slice(FIO_READ.indexOf('{')));
+    [value.jobs[0].read, value.jobs[0].write] = [value.jobs[0].write, value.jobs[0].read];
+    expect(parseFioJson(JSON.stringify(value), 'randwrite')?.iops).toBe(14770.32155);
+    expect(parseFioJson(JSON.stringify(value), 'read')?.iops).toBe(0);
+  });
+
+  it('keeps the job error (an I/O error ends fio with error 5, EIO) for the caller to flag', () => {
+    expect(parseFioJson(FIO_READ.replace('"error": 0', '"error": 5'), 'read')?.error).toBe(5);
+  });
+
+  it('no JSON, a cut JSON, or a job without numbers: undefined', () => {
+    expect(parseFioJson('fio: io_u error on file hba.0.0: Input/output error\n', 'read')).toBeUndefined();
+    expect(parseFioJson(FIO_READ.slice(0, 200), 'read')).toBeUndefined();
+    expect(parseFioJson('{"jobs":[{"read":{"iops":"fast"}}]}', 'read')).toBeUndefined();
+    expect(parseFioJson('{"jobs":[]}', 'read')).toBeUndefined();
+  });
+});
+
+describe('the HBA side', () => {
+  it('--sides: the named sides in bench order; unknown or empty refused', () => {
+    expect(parseSides(undefined)).toEqual([...SIDES]);
+    expect(parseSides('hba, ours')).toEqual(['ours', 'hba']);
+    expect(() => parseSides('hba,tcp')).toThrow(/unknown side tcp/);
+    expect(() => parseSides(' , ')).toThrow(/at least one/);
+  });
+
+  it("fio's argv: the shape, the URI, time-based, no random map (a 1 TiB export), JSON out", () => {
+    const args = fioArgs({ rw: 'randread', bs: 4096, qd: 32 }, 'nbd+unix:///?socket=/x.sock', 5);
+    expect(args).toEqual(expect.arrayContaining(['--ioengine=nbd', '--uri=nbd+unix:///?socket=/x.sock', '--rw=randread', '--bs=4096', '--iodepth=32', '--time_based', '--runtime=5', '--norandommap', '--output-format=json']));
+  });
+
+  it('CPU seconds of iscsid + simulator: the sum of /proc tick deltas; a vanished process gives no figure', () => {
+    expect(ticksDelta([100, 50], [250, 80], 100)).toBe(1.8);
+    expect(ticksDelta([100, undefined], [250, 80], 100)).toBeUndefined();
+    expect(ticksDelta([100], [90], 100)).toBeUndefined(); // a pid reused by another process
+    expect(ticksDelta([], [], 100)).toBeUndefined();
+  });
+
+  it('issue 12: "at least 80% of the direct path\'s IOPS at 4K QD32 and of its MiB/s at 1M QD8"', () => {
+    const ratios = compareHba({ iops: 40_000, mibps: 156.25, cpuPerGb: 6 }, { iops: 50_000, mibps: 195.3125, cpuPerGb: 4, cpuPerGbNet: 3 }, { iops: 80_000 });
+    expect(ratios).toEqual({ iops: 0.8, mibps: 0.8, cpuPerGb: 1.5, cpuPerGbNet: 2, vsLibiscsi: 0.5 });
+    const at = (name: string, r: object) => checkHbaGoals(SHAPES.find((s) => s.name === name)!, r).map((g) => [g.id, g.pass]);
+    expect(at('4k-randread-qd32', ratios)).toEqual([['hba-iops-4k-qd32', true]]);
+    expect(at('4k-randread-qd32', { iops: 0.799 })).toEqual([['hba-iops-4k-qd32', false]]);
+    expect(at('1m-read-qd8', { mibps: 0.8 })).toEqual([['hba-mibps-1m-qd8', true]]);
+    expect(at('1m-read-qd8', {})).toEqual([['hba-mibps-1m-qd8', undefined]]);
+    expect(at('4k-randread-qd1', ratios)).toEqual([]);
   });
 });
