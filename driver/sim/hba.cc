@@ -59,7 +59,7 @@ std::vector<Hba::Finished> Hba::take_finished_locked() {
   return out;
 }
 
-// Outside the lock: the callbacks answer a socket or wake a waiter, and never call back into the HBA.
+// Outside the lock: the callbacks answer a socket or wake a waiter; one may submit again (a UNIT ATTENTION re-issue).
 void Hba::answer(std::vector<Finished>& finished) {
   for (auto& f : finished) {
     if (f.pending.task.dir == ISCSI_HBA_DIR_READ) {

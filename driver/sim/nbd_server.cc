@@ -2,12 +2,15 @@
 #include "platform.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -64,23 +67,160 @@ bool write_all(int fd, const void* buf, size_t len) {
   return true;
 }
 
+// The transmission phase's input. libnbd pipelines a whole queue depth of requests: one read() takes as many as the
+// socket holds, rather than one read per 28-byte header. A payload larger than the buffer is read straight into place.
+class RequestReader {
+ public:
+  explicit RequestReader(int fd) : fd_(fd), buf_(64 * 1024) {}
+  bool take(void* dst, size_t len) {
+    auto* out = static_cast<uint8_t*>(dst);
+    while (len > 0) {
+      if (start_ == end_) {
+        if (len >= buf_.size()) return read_all(fd_, out, len);
+        ssize_t n;
+        do n = read(fd_, buf_.data(), buf_.size());
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) return false;
+        start_ = 0;
+        end_ = size_t(n);
+      }
+      size_t k = std::min(len, end_ - start_);
+      memcpy(out, buf_.data() + start_, k);
+      start_ += k;
+      out += k;
+      len -= k;
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+  std::vector<uint8_t> buf_;
+  size_t start_ = 0, end_ = 0;
+};
+
+// Header and data in one sendmsg (one system call per reply where the socket has room), then whatever is left.
+bool write_iov(int fd, iovec* iov, int count) {
+  while (count > 0) {
+    msghdr m{};
+    m.msg_iov = iov;
+    m.msg_iovlen = size_t(count);
+    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    size_t done = size_t(n);
+    while (count > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      iov++;
+      count--;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+      iov->iov_len -= done;
+    }
+  }
+  return true;
+}
+
+// One connection's replies. A reply goes out at once, without waiting, when nothing is queued before it and the
+// socket has room. What would wait (a 1 MiB read is larger than a Unix socket's buffer; a client slow to read) goes
+// to the connection's writer thread, so the thread that answers the HBA's completions (it also serves the daemon's
+// doorbells and re-arms) never waits on the client.
+// Lifetime: the fd is its worker's (NbdExport::accept_loop closes it after serve() returns); serve() starts the writer
+// and stops (joins) it before returning, on its own thread, once nothing counted is in flight — so no reply touches
+// the fd after serve(), whichever thread drops the last reference to the Conn.
 struct Conn {
+  struct Out {
+    uint8_t header[16];
+    size_t header_at = 0;       // bytes of the header already sent
+    std::vector<uint8_t> data;  // the payload, owned
+    size_t data_at = 0;
+    bool counted = false;       // an HBA task's answer: in_flight ends once it is sent
+  };
   int fd;
-  std::mutex write_mu;
-  std::mutex mu;
-  std::condition_variable idle;
+  std::mutex mu;  // everything below
+  std::condition_variable idle, wake;
   unsigned in_flight = 0;
-  explicit Conn(int f) : fd(f) {}  // the fd is its worker's to close (NbdExport::accept_loop)
-  void reply(uint64_t cookie, uint32_t error, const uint8_t* data = nullptr, uint32_t len = 0) {
+  std::deque<Out> queue;  // the front is being sent by the writer: the rest wait behind it, in order
+  bool broken = false;    // a send failed: the client is gone, replies are dropped
+  bool stopping = false;
+  std::thread writer;
+  explicit Conn(int f) : fd(f) {}
+  // Throws std::system_error when no thread can be had.
+  void start() { writer = std::thread([this] { write_loop(); }); }
+  // The writer sends what is queued (or finds the socket shut down) and ends.
+  void stop() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (writer.joinable()) writer.join();
+  }
+  // `owner`, when given, holds `data`: a queued reply takes the vector instead of copying the payload.
+  void reply(uint64_t cookie, uint32_t error, const uint8_t* data = nullptr, uint32_t len = 0,
+             std::vector<uint8_t>* owner = nullptr, bool counted = false) {
     uint8_t h[16];
     put32(h, kSimpleReplyMagic);
     put32(h + 4, error);
     put64(h + 8, cookie);
-    std::lock_guard lock(write_mu);
-    if (write_all(fd, h, sizeof h) && data != nullptr && error == 0) write_all(fd, data, len);
+    if (error != 0 || data == nullptr) len = 0;
+    std::lock_guard lock(mu);
+    size_t sent = 0;
+    if (broken) return end_locked(counted);
+    if (queue.empty()) {
+      iovec iov[2] = {{h, sizeof h}, {const_cast<uint8_t*>(data), len}};
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = len > 0 ? 2 : 1;
+      ssize_t n;
+      do n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        broken = true;
+        return end_locked(counted);
+      }
+      sent = n < 0 ? 0 : size_t(n);
+      if (sent == sizeof h + len) return end_locked(counted);
+    }
+    Out& o = queue.emplace_back();
+    memcpy(o.header, h, sizeof h);
+    o.header_at = std::min(sent, sizeof h);
+    o.data_at = sent > sizeof h ? sent - sizeof h : 0;
+    if (len > 0 && owner != nullptr && owner->data() == data && owner->size() >= len) {
+      o.data.swap(*owner);
+      o.data.resize(len);
+    } else if (len > 0) {
+      o.data.assign(data, data + len);
+    }
+    o.counted = counted;
+    wake.notify_one();
+  }
+  void write_loop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, and everything sent
+      Out& o = queue.front();     // a deque's elements stay put while others are added behind
+      lock.unlock();
+      iovec iov[2] = {{o.header + o.header_at, sizeof o.header - o.header_at},
+                      {o.data.data() + o.data_at, o.data.size() - o.data_at}};
+      bool ok = write_iov(fd, iov, o.data.size() > o.data_at ? 2 : 1);
+      lock.lock();
+      bool counted = o.counted;
+      queue.pop_front();
+      end_locked(counted);
+      if (!ok) {
+        broken = true;
+        for (auto& rest : queue) end_locked(rest.counted);
+        queue.clear();
+      }
+    }
   }
   void begin() { std::lock_guard lock(mu); in_flight++; }
-  void end() { std::lock_guard lock(mu); if (--in_flight == 0) idle.notify_all(); }
+  void end_locked(bool counted) {
+    if (counted && --in_flight == 0) idle.notify_all();
+  }
   void wait_idle() { std::unique_lock lock(mu); idle.wait(lock, [&] { return in_flight == 0; }); }
 };
 
@@ -115,19 +255,15 @@ uint32_t nbd_error(const TaskResult& r) {
 // bridge leaves that to it), a few times since conditions queue; this stand-in for one does the same.
 constexpr int kUnitAttentionRetries = 4;
 
-// `reply` answers the task, after up to `left` re-issues on UNIT ATTENTION. The retry is submitted from a thread of
-// its own: done() runs under the HBA's lock, and submit() takes it.
+// `reply` answers the task, after up to `left` re-issues on UNIT ATTENTION. The HBA calls done() after releasing its
+// lock (Hba::answer), so the re-issue is submitted from here, on the thread that answered.
 std::function<void(const TaskResult&)> retrying(Hba& hba, int left, std::function<void(const TaskResult&)> reply) {
   return [&hba, left, reply = std::move(reply)](const TaskResult& r) {
     if (left > 0 && sense_key(r) == 0x06 && r.task != nullptr) {
       Task again = std::move(*r.task);
       again.done = retrying(hba, left - 1, reply);
-      try {
-        std::thread([&hba, t = std::move(again)]() mutable { hba.submit(std::move(t)); }).detach();
-        return;
-      } catch (const std::system_error&) {
-        // No thread to be had: the unit attention is the answer (an I/O error), rather than a crash.
-      }
+      hba.submit(std::move(again));
+      return;
     }
     reply(r);
   };
@@ -211,7 +347,6 @@ void NbdExport::serve(int fd) {
   const uint32_t bs = lun_.block_size;
   const uint64_t size = lun_.blocks * bs;
   const uint16_t tflags = kHasFlags | kSendFlush | (lun_.unmap ? kSendTrim : 0) | (lun_.write_protected ? kReadOnly : 0);
-  auto conn = std::make_shared<Conn>(fd);
   // proto.md "Fixed newstyle negotiation".
   uint8_t hello[18];
   put64(hello, kNbdMagic);
@@ -271,9 +406,17 @@ void NbdExport::serve(int fd) {
       if (!option_reply(fd, opt, kRepErrUnsup)) return;
     }
   }
+  auto conn = std::make_shared<Conn>(fd);
+  try {
+    conn->start();
+  } catch (const std::system_error&) {
+    log_line("nbd: no thread for the connection's writer; closing");
+    return;
+  }
+  RequestReader in(fd);  // after the handshake: its reads above took exactly what they needed
   for (;;) {
     uint8_t rq[28];
-    if (!read_all(fd, rq, sizeof rq)) break;
+    if (!in.take(rq, sizeof rq)) break;
     if (get32(rq) != kRequestMagic) {
       log_line("nbd: bad request magic; closing");
       break;
@@ -288,7 +431,7 @@ void NbdExport::serve(int fd) {
         break;
       }
       payload.resize(length);
-      if (!read_all(fd, payload.data(), length)) break;
+      if (!in.take(payload.data(), length)) break;
     }
     if (type == kCmdDisc) break;
     bool in_range = offset <= size && length <= size - offset;
@@ -351,13 +494,13 @@ void NbdExport::serve(int fd) {
       uint32_t err = nbd_error(r);
       // A short read cannot be told to an NBD client with simple replies: it is an I/O error.
       if (err == 0 && is_read && r.data_len != length) err = kEio;
-      conn->reply(cookie, err, r.data, r.data_len);
-      conn->end();
+      conn->reply(cookie, err, r.data, r.data_len, r.owner, true);
     });
     hba_.submit(std::move(t));
   }
-  // proto.md NBD_CMD_DISC: finish what is in flight, then close.
+  // proto.md NBD_CMD_DISC: finish what is in flight, then close (the worker closes the fd once the writer has ended).
   conn->wait_idle();
+  conn->stop();
 }
 
 }  // namespace sim

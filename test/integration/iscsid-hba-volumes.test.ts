@@ -70,6 +70,27 @@ function greeted(socket: string): Promise<net.Socket> {
   });
 }
 
+/**
+ * A connection in transmission (proto.md NBD_OPT_EXPORT_NAME) with `count` 1 MiB reads sent and none of their replies
+ * read: the server's replies back up in the socket, its writer thread stuck in a send.
+ */
+async function stalled(socket: string, count: number): Promise<net.Socket> {
+  const conn = await greeted(socket);
+  const option = Buffer.alloc(4 + 16);
+  option.writeUInt32BE(3, 0); // client flags: fixed newstyle, no zeroes
+  option.writeBigUInt64BE(0x49484156454f5054n, 4); // IHAVEOPT
+  option.writeUInt32BE(1, 12); // NBD_OPT_EXPORT_NAME, the empty name
+  const requests = Buffer.alloc(28 * count);
+  for (let i = 0; i < count; i++) {
+    requests.writeUInt32BE(0x25609513, 28 * i); // proto.md "Request message": magic, flags 0, NBD_CMD_READ 0
+    requests.writeBigUInt64BE(BigInt(i + 1), 28 * i + 8); // cookie
+    requests.writeUInt32BE(1 << 20, 28 * i + 24); // offset 0, length 1 MiB
+  }
+  conn.write(Buffer.concat([option, requests]));
+  conn.pause();
+  return conn;
+}
+
 /** Resolves with the child's exit code once it has exited. */
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
@@ -192,7 +213,7 @@ describe.runIf(ready)('logout with the LUN\'s file system mounted (issue 12)', (
 describe.runIf(ready)('logout while a bare NBD client uses the disk (no mount)', () => {
   it('refused naming the process; --force logs out and the client\'s I/O fails', async () => {
     const { sid, uri } = await login();
-    const fio = spawn('fio', ['--name=reader', '--ioengine=nbd', `--uri=${uri}`, '--rw=randread', '--bs=4k', '--size=8m', '--time_based', '--runtime=120'], { stdio: 'ignore' });
+    const fio = spawn('fio', ['--name=reader', '--ioengine=nbd', `--uri=${uri}`, '--rw=randread', '--bs=1m', '--iodepth=8', '--size=8m', '--time_based', '--runtime=120'], { stdio: 'ignore' });
     try {
       // 'spawn' comes after exec: from then on /proc/<pid>/cmdline is fio's, naming the export.
       await new Promise((resolve, reject) => fio.once('spawn', resolve).once('error', reject));
@@ -204,14 +225,19 @@ describe.runIf(ready)('logout while a bare NBD client uses the disk (no mount)',
       // A connection that has said nothing yet (the NBD greeting read, no answer): iscsid's probe cannot see it, the
       // export's end must still cut it off, or it would reach the same target ID's next session.
       const idle = await greeted(socketOf(uri));
-      const cut = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('the destroyed export left an idle NBD connection open')), 20_000);
-        idle.once('close', () => (clearTimeout(timer), resolve()));
-      });
+      // And one that reads no replies: its answers wait in the connection's writer, which the export's end must stop.
+      const stuck = await stalled(socketOf(uri), 16);
+      const closed = (conn: net.Socket, what: string) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`the destroyed export left ${what} NBD connection open`)), 20_000);
+          conn.once('close', () => (clearTimeout(timer), resolve()));
+        });
+      const cut = Promise.all([closed(idle, 'an idle'), closed(stuck, 'a stalled')]);
 
       const forced = await iscsiadm(['session', '-r', String(sid), '-u', '--force']);
       expect(forced.code, forced.stderr).toBe(0);
       expect(await sessionCount()).toBe(0);
+      stuck.resume(); // reads what the server sent before it closed, then the end
       await cut;
       // The export went with the target: fio's connection is gone, and it ends with an error, not a hang.
       expect(await exited(fio)).not.toBe(0);
