@@ -24,7 +24,7 @@ export abstract class BaseCommand extends Command {
       throw err;
     } else if (isParseError(err)) {
       code = ExitCode.InvalidArgument;
-      message = firstLine(err.message);
+      message = parseErrorLine(err.message);
       payload = { code: 'ISCSI_BAD_ARGUMENT', message };
     } else {
       code = err.oclif?.exit ?? ExitCode.Generic;
@@ -45,6 +45,18 @@ export function oneLine(err: IscsiError): string {
 
 function firstLine(text: string): string {
   return (text.split('\n').find((l) => l.trim() !== '') ?? text).replace(/^Error:\s*/, '').trim();
+}
+
+/**
+ * oclif's flag-validation errors open with "The following error(s) occurred:" and give the reasons on the lines below
+ * (dimmed on a terminal): the reasons are the line, joined, so it says which flags clash or which one is missing.
+ */
+function parseErrorLine(text: string): string {
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length > 1 && /^The following errors? occurred:$/.test(lines[0]!)) {
+    return lines.slice(1).filter((l) => !/^See more help with/.test(l)).join('; ');
+  }
+  return firstLine(text);
 }
 
 function isParseError(err: unknown): boolean {

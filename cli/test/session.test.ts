@@ -165,6 +165,17 @@ describe('with a session', () => {
     const run = await iscsiadm(['session', '-r', String(sid), '-s', '-R']);
     expect(run.code).toBe(7);
     expectOneLineError(run);
+    // The charter: "bad input gets a clear, typed error" — the line says which flags clash, not only that something did.
+    expect(run.stderr).toMatch(/--stats=.*cannot also be provided when using --rescan|--rescan=.*cannot also be provided when using --stats/);
+  });
+
+  it('--force without -u is refused as an invalid argument (exit 7), the line naming what it needs', async () => {
+    const run = await iscsiadm(['session', '-r', String(sid), '--force']);
+    expect(run.code).toBe(7);
+    expectOneLineError(run);
+    expect(run.stderr).toContain('--logout');
+    const json = await iscsiadm(['session', '-r', String(sid), '--force', '--json']);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'ISCSI_BAD_ARGUMENT', message: expect.stringContaining('--logout') });
   });
 
   it('-r SID -u logs out (RFC 7143 §11.14): the target sees no connection, and the list is empty again', async () => {

@@ -85,6 +85,12 @@ describe('watch model: the disk through the HBA (issue 12: "session.stats, and s
     expect(s.log.map((e) => e.text)).toEqual(['session 1 disk: 2 I/O errors, 1 abort', 'session 1 disk: 1 I/O error']);
   });
 
+  it('the first sample is only the baseline: errors from before the watch started are not logged as new', () => {
+    // "since the last sample": with none yet, the counters since the disk was attached are not news (as for rates).
+    const s = run([{ type: 'loaded', sessions: [info(1)], at: T0 }, hba(1, 0, 7, 2), hba(1, 2, 7, 2), hba(1, 4, 8, 2)]);
+    expect(s.log.map((e) => e.text)).toEqual(['session 1 disk: 1 I/O error']);
+  });
+
   it('the plain line and the snapshot carry the disk\'s in-flight tasks, errors and aborts; a session without a disk has none', () => {
     const s = run([{ type: 'loaded', sessions: [info(1), info(2)], at: T0 }, hba(1, 0, 0, 0), hba(1, 2, 1, 0, 5), stats(2, 0, 1, 1), stats(2, 2, 2, 2)]);
     expect(formatPlainLine(s.rows[0]!)).toBe(`sid 1 ${DISK} 10.0.0.5:3260 logged-in read 0.0 MB/s write 0.0 MB/s 1 IOPS disk in-flight 5 errors 1 aborts 0`);

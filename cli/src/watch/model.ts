@@ -159,7 +159,8 @@ function nodeKey(s: { targetName: string; portal: string }): string {
  * an admin than a rate does); undefined when there were none.
  */
 function diskTrouble(prev: WatchStats | null, stats: WatchStats): string | undefined {
-  if (!stats.hba) return undefined;
+  // The first sample is the baseline, as for rates: what it counts happened before the watch started.
+  if (!stats.hba || !prev) return undefined;
   const failures = stats.hba.failures - (prev?.hba?.failures ?? 0);
   const aborts = stats.hba.aborts - (prev?.hba?.aborts ?? 0);
   const parts = [failures > 0 ? `${failures} I/O error${failures === 1 ? '' : 's'}` : '', aborts > 0 ? `${aborts} abort${aborts === 1 ? '' : 's'}` : ''].filter(Boolean);

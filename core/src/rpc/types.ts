@@ -24,7 +24,10 @@ export interface NodeRecord {
 /** A node with what a client shows beside it (nodes.status): its session, if any, and whether CHAP is ready. */
 export interface NodeStatus {
   readonly node: NodeRecord;
-  /** The node's newest session that is not over, else its newest one; null when it never had one since iscsid started. */
+  /**
+   * The node's newest session in sessions.list that is not over, else its newest one there (dropped, kept until a
+   * logout); null when it has none there: never logged in, or logged out (a logout removes the session).
+   */
   readonly session: SessionInfo | null;
   /** authmethod CHAP with a user name, and a secret stored for it (the node's or its target's): never the secret. */
   readonly chapConfigured: boolean;
