@@ -90,9 +90,12 @@ async function main(): Promise<void> {
   // The volumes on the HBA's disks, let go before a logout (issue 12): DiskArbitration's on macOS, with sleep, wake and
   // network changes from the same watch; under the simulator on Linux, whatever uses its NBD exports.
   let host: HostWiring | undefined;
+  // The watch starts before the session manager exists (the volumes seam is one of its parts): an event that arrives
+  // meanwhile (a network change settling during the secret store's opening) sees no sessions, not a ReferenceError.
+  const started: { sessions?: SessionManager } = {};
   if (process.platform === 'darwin') {
     try {
-      host = wireHost({ watchHost, sessions: () => sessions.liveSessions(), log: hbaLog });
+      host = wireHost({ watchHost, sessions: () => started.sessions?.liveSessions() ?? [], log: hbaLog });
     } catch (e) {
       log.error({ error: errorText(e) }, 'cannot watch the Mac (disks, sleep, network): volumes are not unmounted before a logout');
     }
@@ -129,6 +132,7 @@ async function main(): Promise<void> {
     volumesReleased: (event) => log.info(event, 'volumes let go before the logout'),
     volumesLeftInUse: (event) => log.error(event, 'VOLUMES STILL IN USE: the disk is taken away under them'),
   }, hba, volumes);
+  started.sessions = sessions;
 
   // session.stats to subscribers, every 2 s for each live session (docs/api.md).
   const statsTimer = setInterval(() => {
