@@ -107,7 +107,9 @@ if [ "$SYSTEM" = 1 ] && [ -d "/$HOST_APP" ]; then
   else
     host_app_may_go=0
     status=2
-    say "could not deactivate the driver extension${user:+ as $user}${user:- (nobody is logged in)}. Kept /$HOST_APP:"
+    # ${user:-…} would print the name again after " as $user": the two cases are exclusive.
+    if [ -n "$user" ]; then who=" as $user"; else who=' (nobody is logged in)'; fi
+    say "could not deactivate the driver extension$who. Kept /$HOST_APP:"
     say "  log in, then run: \"/$HOST_APP_BIN\" --deactivate, and this script again;"
     say "  or drag \"iSCSI Initiator\" from /Applications to the Trash in Finder (macOS then removes the extension)."
   fi
