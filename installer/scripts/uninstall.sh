@@ -50,7 +50,9 @@ done
 root=$(cd "$root" && pwd -P)
 if [ "$root" = / ]; then ROOT=''; else ROOT=$root; fi
 if [ "$no_launchctl" = 1 ] || [ -n "$ROOT" ]; then SYSTEM=0; else SYSTEM=1; fi
-if [ "$SYSTEM" = 1 ] && [ "$(uname -s)" != Darwin ]; then die "this uninstalls from macOS; elsewhere give --root DIR"; fi
+# Into / only on macOS, --no-launchctl or not: elsewhere / holds nothing the installer placed, but may hold a Linux
+# iscsid's live socket at the same path.
+if [ -z "$ROOT" ] && [ "$(uname -s)" != Darwin ]; then die "this uninstalls from macOS; elsewhere give --root DIR"; fi
 if [ "$SYSTEM" = 1 ] && [ "$(id -u)" != 0 ]; then die "uninstalling needs root: sudo $0 $*"; fi
 
 at() { printf '%s/%s' "$ROOT" "$1"; }
