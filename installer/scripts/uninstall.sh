@@ -50,7 +50,9 @@ done
 root=$(cd "$root" && pwd -P)
 if [ "$root" = / ]; then ROOT=''; else ROOT=$root; fi
 if [ "$no_launchctl" = 1 ] || [ -n "$ROOT" ]; then SYSTEM=0; else SYSTEM=1; fi
-if [ "$SYSTEM" = 1 ] && [ "$(uname -s)" != Darwin ]; then die "this uninstalls from macOS; elsewhere give --root DIR"; fi
+# Into / only on macOS, --no-launchctl or not: elsewhere / holds nothing the installer placed, but may hold a Linux
+# iscsid's live socket at the same path.
+if [ -z "$ROOT" ] && [ "$(uname -s)" != Darwin ]; then die "this uninstalls from macOS; elsewhere give --root DIR"; fi
 if [ "$SYSTEM" = 1 ] && [ "$(id -u)" != 0 ]; then die "uninstalling needs root: sudo $0 $*"; fi
 
 at() { printf '%s/%s' "$ROOT" "$1"; }
@@ -107,7 +109,9 @@ if [ "$SYSTEM" = 1 ] && [ -d "/$HOST_APP" ]; then
   else
     host_app_may_go=0
     status=2
-    say "could not deactivate the driver extension${user:+ as $user}${user:- (nobody is logged in)}. Kept /$HOST_APP:"
+    # ${user:-…} would print the name again after " as $user": the two cases are exclusive.
+    if [ -n "$user" ]; then who=" as $user"; else who=' (nobody is logged in)'; fi
+    say "could not deactivate the driver extension$who. Kept /$HOST_APP:"
     say "  log in, then run: \"/$HOST_APP_BIN\" --deactivate, and this script again;"
     say "  or drag \"iSCSI Initiator\" from /Applications to the Trash in Finder (macOS then removes the extension)."
   fi

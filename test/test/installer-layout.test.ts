@@ -439,6 +439,11 @@ describe('what runs only on a Mac refuses clearly elsewhere', () => {
     const uninstall = run(path.join(scripts, 'uninstall.sh'), []);
     expect(uninstall.status).toBe(1);
     expect(uninstall.stderr).toMatch(/this uninstalls from macOS; elsewhere give --root DIR/);
+    // --no-launchctl too: on Linux / may hold this project's own iscsid socket (/var/run/iscsid.sock), never ours to remove.
+    const filesOnly = run(path.join(scripts, 'uninstall.sh'), ['--no-launchctl']);
+    expect(filesOnly.status).toBe(1);
+    expect(filesOnly.stderr).toMatch(/this uninstalls from macOS; elsewhere give --root DIR/);
+    expect(filesOnly.stdout).not.toMatch(/^removed: /m);
   });
 
   it.skipIf(process.platform === 'darwin')('build-host-app.sh: Xcode and DriverKit exist only on macOS', () => {

@@ -1,7 +1,7 @@
 // CHAP credentials for one node. The secret goes from this form to the daemon's secret store (secrets.set) and nowhere
 // else: not to Raycast's preferences, not to a log, not kept in state after submit.
 import { Action, ActionPanel, Form } from '@raycast/api';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import type { NodeRecord } from '../lib/model';
 
 export interface ChapValues {
@@ -20,14 +20,19 @@ export function validateChap(values: ChapValues): { username?: string; secret?: 
 export function ChapForm({ node, onSubmit }: { node: NodeRecord; onSubmit: (values: ChapValues) => Promise<boolean> }) {
   const [errors, setErrors] = useState<{ username?: string; secret?: string }>({});
   const [busy, setBusy] = useState(false);
+  // A second ⌘↵ while saving would save twice (and pop twice): isLoading does not stop Raycast's submit action.
+  const saving = useRef(false);
   const submit = async (values: ChapValues) => {
+    if (saving.current) return;
     const found = validateChap(values);
     setErrors(found);
     if (found.username || found.secret) return;
+    saving.current = true;
     setBusy(true);
     try {
       await onSubmit({ username: values.username.trim(), secret: values.secret });
     } finally {
+      saving.current = false;
       setBusy(false);
     }
   };

@@ -1,7 +1,7 @@
 // Discover Targets: a portal (with optional discovery CHAP) in a form, then the targets it offers, each with a
 // log-in action. The command (discover.tsx) talks to the daemon; these only show and collect.
 import { Action, ActionPanel, Form, Icon, List } from '@raycast/api';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import type { DiscoveredTarget } from '../lib/model';
 
 export interface DiscoverValues {
@@ -30,17 +30,25 @@ export function DiscoverForm({
 }) {
   const [useChap, setUseChap] = useState(false);
   const [portalError, setPortalError] = useState<string | undefined>();
+  // A second ⌘↵ while asking would discover twice and push two lists: isLoading does not stop the submit action.
+  const asking = useRef(false);
   const submit = async (values: DiscoverValues) => {
+    if (asking.current) return;
     const error = validatePortal(values.portal);
     setPortalError(error);
     if (error) return;
-    await onSubmit({
-      ...values,
-      portal: values.portal.trim(),
-      useChap,
-      username: values.username ?? '',
-      secret: values.secret ?? '',
-    });
+    asking.current = true;
+    try {
+      await onSubmit({
+        ...values,
+        portal: values.portal.trim(),
+        useChap,
+        username: values.username ?? '',
+        secret: values.secret ?? '',
+      });
+    } finally {
+      asking.current = false;
+    }
   };
   return (
     <Form

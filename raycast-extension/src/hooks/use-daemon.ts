@@ -33,6 +33,9 @@ export function useDaemonData<T>(
   loadRef.current = load;
   const daemonRef = useRef<Daemon | undefined>(undefined);
   const generation = useRef(0);
+  // Bumped by reload when there is no usable connection: the effect opens the socket again ("Try Again" after the
+  // user started iscsid, or after it restarted), instead of reusing a connection that is gone.
+  const [attempt, setAttempt] = useState(0);
 
   const refresh = useCallback(async () => {
     const daemon = daemonRef.current;
@@ -44,10 +47,20 @@ export function useDaemonData<T>(
       if (mine === generation.current) setState({ isLoading: false, data, daemon });
     } catch (e) {
       if (mine !== generation.current) return;
-      if (e instanceof DaemonUnavailableError) setState({ isLoading: false, problem: e.problem });
-      else setState((s) => ({ ...s, isLoading: false, error: describeError(e), daemon }));
+      if (e instanceof DaemonUnavailableError) {
+        // The connection is of no more use: drop it, so the next reload connects again.
+        if (daemonRef.current === daemon) daemonRef.current = undefined;
+        daemon.close();
+        setState({ isLoading: false, problem: e.problem });
+      } else setState((s) => ({ ...s, isLoading: false, error: describeError(e), daemon }));
     }
   }, []);
+
+  const reload = useCallback(() => {
+    if (daemonRef.current) return void refresh();
+    setState((s) => ({ ...s, isLoading: true }));
+    setAttempt((a) => a + 1);
+  }, [refresh]);
 
   useEffect(() => {
     let closed = false;
@@ -78,7 +91,7 @@ export function useDaemonData<T>(
       daemonRef.current?.close();
       daemonRef.current = undefined;
     };
-  }, [live, refresh]);
+  }, [live, refresh, attempt]);
 
-  return { ...state, reload: () => void refresh() };
+  return { ...state, reload };
 }

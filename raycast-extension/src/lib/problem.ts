@@ -3,9 +3,11 @@
 import { existsSync } from 'node:fs';
 import type { DaemonProblem } from './model';
 
-/** How to get a daemon going; there is no installer yet, so it is started from a checkout of the repository. */
+/** How to get a daemon going: the installed launchd job (docs/install.md), the package, or a checkout. */
 const START_HINT =
-  'Start it from a checkout of iscsi-initiator: `npm install && npm run build`, then `sudo npx iscsid`. ' +
+  'Installed: start it with `sudo launchctl kickstart system/io.github.iscsi-initiator.iscsid`. ' +
+  'Not installed: install the iscsi-initiator package (docs/install.md), or from a checkout run ' +
+  '`npm install && npm run build`, then `sudo npx iscsid`. ' +
   'If it listens elsewhere, set **Daemon Socket** in the extension preferences.';
 
 /** The problem an error from connecting (or from a connection that then closed) means; undefined when it is not one. */

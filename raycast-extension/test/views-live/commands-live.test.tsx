@@ -80,3 +80,27 @@ describe.runIf(ready)('Targets and Sessions against iscsid and tgtd', () => {
     },
   );
 });
+
+describe('the daemon started after the command opened', () => {
+  let later: IscsidInstance | undefined;
+  let laterDir: string;
+  afterEach(async () => {
+    await later?.stop();
+    if (laterDir) rmSync(laterDir, { recursive: true, force: true });
+  });
+
+  it(
+    '"Try Again" on the problem screen connects to it (issue 13: the screen says how to start iscsid; then it works)',
+    { timeout: 30_000 },
+    async () => {
+      laterDir = mkdtempSync(path.join(os.tmpdir(), 'raycast-later-'));
+      const socket = path.join(laterDir, 'iscsid.sock');
+      recorded.preferences = { socketPath: socket };
+      view = renderView(<Sessions />);
+      await waitFrame('# iscsid is not available');
+      later = await startIscsid({ dir: laterDir, socket });
+      await press('Try Again');
+      await waitFrame('(empty) No sessions');
+    },
+  );
+});

@@ -37,7 +37,9 @@ describe('no daemon on the socket', () => {
     await vi.waitFor(() => expect(view!.frame()).toContain('# iscsid is not available'), { timeout: 5000 });
     const frame = view.frame();
     expect(frame).toContain(path.join(dir, 'absent.sock'));
-    expect(frame).toMatch(/iscsid|launchctl|npm run iscsid/);
+    // How to start it (the installed launchd job) or install it (issue 13: "how to start or install it").
+    expect(frame).toContain('sudo launchctl kickstart system/io.github.iscsi-initiator.iscsid');
+    expect(frame).toContain('docs/install.md');
     expect(frame).not.toMatch(/\n\s+at .*\(/);
     expect(frame).not.toContain('ENOENT');
   });

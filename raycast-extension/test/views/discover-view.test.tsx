@@ -37,6 +37,19 @@ describe('Discover form', () => {
     expect(sent).toEqual([{ portal: 'nas.local', useChap: false, username: '', secret: '' }]);
   });
 
+  it('a second submit while the portal is being asked does not ask again (issue 13: each action once)', async () => {
+    let calls = 0;
+    let finish!: () => void;
+    view = renderView(
+      <DiscoverForm isLoading={false} onSubmit={() => (calls++, new Promise<void>((resolve) => (finish = resolve)))} />,
+    );
+    const first = press('submit:Discover', { portal: 'nas.local', useChap: false });
+    const second = press('submit:Discover', { portal: 'nas.local', useChap: false });
+    expect(calls).toBe(1);
+    finish();
+    await Promise.all([first, second]);
+  });
+
   it('shows the discovered targets, one item per portal, IPv6 in brackets, each with Log in', async () => {
     const logins: string[] = [];
     const targets = [

@@ -130,4 +130,24 @@ describe('CHAP form', () => {
     expect(view.frame()).not.toContain('s3cret');
     expect(JSON.stringify(recorded.toasts)).not.toContain('s3cret');
   });
+
+  it('a second submit while saving does not save again (issue 13: each action once)', async () => {
+    let calls = 0;
+    let finish!: (ok: boolean) => void;
+    const row = nodeRow(NAS, 'p:3260');
+    view = renderView(
+      <ChapForm node={row.node} onSubmit={() => (calls++, new Promise<boolean>((resolve) => (finish = resolve)))} />,
+    );
+    const values = { username: 'alice', secret: 's3cret-s3cret' };
+    const first = press('submit:Save Credentials', values);
+    const second = press('submit:Save Credentials', values);
+    expect(calls).toBe(1);
+    finish(true);
+    await Promise.all([first, second]);
+    // Once that save has ended, the form saves again when asked.
+    const third = press('submit:Save Credentials', values);
+    expect(calls).toBe(2);
+    finish(true);
+    await third;
+  });
 });
