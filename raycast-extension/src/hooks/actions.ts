@@ -94,9 +94,14 @@ function fail(toast: Toast, title: string, error: unknown): false {
 }
 
 /** Enter on a node: log in when it has no session, log out when it has one. */
-export function toggleNodeSession(daemon: Daemon, row: NodeRow): Promise<boolean> {
+export async function toggleNodeSession(daemon: Daemon, row: NodeRow): Promise<boolean> {
   const name = shortName(row.node.targetName);
-  if (row.session) return logOutSession(daemon, row.session, []);
+  if (row.session) {
+    // The same confirmation as in Sessions when a volume is mounted: on a Mac the daemon would unmount it politely.
+    const sid = row.session.sid;
+    const volumes = (await daemon.sessionRows()).find((r) => r.session.sid === sid);
+    return logOutSession(daemon, row.session, volumes ? mountedVolumes(volumes) : []);
+  }
   return withToast(`Logging in to ${name}…`, `Logged in to ${name}`, () =>
     daemon.login(row.node.targetName, row.node.portal),
   );

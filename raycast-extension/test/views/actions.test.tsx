@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { bulkMessage, logOutSession, shortName, toggleNodeSession } from '../../src/hooks/actions';
 import type { Daemon } from '../../src/lib/daemon';
-import { NAS, nodeRow, session } from './fixtures';
+import { lun, NAS, nodeRow, session, sessionRow } from './fixtures';
 import { recorded, resetRecorded } from './raycast-stand-in';
 
 vi.mock('@raycast/api', () => import('./raycast-stand-in'));
@@ -22,6 +22,7 @@ function daemonAnswering(logout: (force: boolean) => Promise<void>, calls: strin
       logout(options?.force === true)
     ),
     login: async (t: string, p: string) => (calls.push(`login ${t} ${p}`), session(9, t)),
+    sessionRows: async () => [sessionRow(session(1, NAS), [lun(0, '/dev/disk4', ['/Volumes/Backup'])])],
   } as unknown as Daemon;
 }
 const busy = Object.assign(new Error('/Volumes/Backup (disk4s1) is in use by Finder'), { code: 'ISCSI_VOLUME_BUSY' });
@@ -103,6 +104,22 @@ describe('Enter on a node', () => {
     ).toBe(true);
     expect(calls).toEqual([`login ${NAS} p:3260`]);
     expect(recorded.toasts).toEqual([{ style: 'success', title: 'Logged in to nas.backup' }]);
+  });
+
+  it('logs out a connected node, confirming first when its disk has a mounted volume (as in Sessions)', async () => {
+    const calls: string[] = [];
+    recorded.alertAnswers = [false];
+    const row = nodeRow(NAS, 'p:3260', { session: session(1, NAS) });
+    expect(
+      await toggleNodeSession(
+        daemonAnswering(async () => undefined, calls),
+        row,
+      ),
+    ).toBe(false);
+    expect(recorded.alerts).toEqual([
+      { title: 'Log out of nas.backup?', message: '/Volumes/Backup will be unmounted first.' },
+    ]);
+    expect(calls).toEqual([]);
   });
 });
 
