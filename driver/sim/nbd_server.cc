@@ -332,14 +332,21 @@ void NbdExport::accept_loop() {
       return;
     }
     auto& worker = workers_.emplace_back(Worker{{}, fd});
-    worker.thread = std::thread([this, fd, &worker] {
-      serve(fd);  // returns once nothing is in flight: no reply is written after it
-      {
-        std::lock_guard done(workers_mu_);
-        worker.finished = true;  // before the close: the destructor never shuts down an fd number reused meanwhile
-      }
+    try {
+      worker.thread = std::thread([this, fd, &worker] {
+        serve(fd);  // returns once nothing is in flight: no reply is written after it
+        {
+          std::lock_guard done(workers_mu_);
+          worker.finished = true;  // before the close: the destructor never shuts down an fd number reused meanwhile
+        }
+        close(fd);
+      });
+    } catch (const std::system_error&) {
+      // Uncaught here it would end the simulator and every disk with it: this one client is turned away instead.
+      log_line("nbd: no thread for a client; connection closed");
+      workers_.pop_back();
       close(fd);
-    });
+    }
   }
 }
 

@@ -71,11 +71,13 @@ function greeted(socket: string): Promise<net.Socket> {
 }
 
 /**
- * A connection in transmission (proto.md NBD_OPT_EXPORT_NAME) with `count` 1 MiB reads sent and none of their replies
- * read: the server's replies back up in the socket, its writer thread stuck in a send.
+ * A connection in transmission (proto.md NBD_OPT_EXPORT_NAME) with `count` 1 MiB reads sent, and paused once the first
+ * reply has begun to arrive: the rest of the replies (more than a Unix socket holds) back up, the server's writer
+ * thread stuck in a send.
  */
 async function stalled(socket: string, count: number): Promise<net.Socket> {
   const conn = await greeted(socket);
+  conn.removeAllListeners('data');
   const option = Buffer.alloc(4 + 16);
   option.writeUInt32BE(3, 0); // client flags: fixed newstyle, no zeroes
   option.writeBigUInt64BE(0x49484156454f5054n, 4); // IHAVEOPT
@@ -86,8 +88,22 @@ async function stalled(socket: string, count: number): Promise<net.Socket> {
     requests.writeBigUInt64BE(BigInt(i + 1), 28 * i + 8); // cookie
     requests.writeUInt32BE(1 << 20, 28 * i + 24); // offset 0, length 1 MiB
   }
+  // The export-name answer is 10 bytes (no zeroes); anything past it is a reply to the reads.
+  const replying = new Promise<void>((resolve, reject) => {
+    let got = 0;
+    const timer = setTimeout(() => reject(new Error('no NBD read reply within 20 s')), 20_000);
+    const onData = (chunk: Buffer): void => {
+      got += chunk.length;
+      if (got <= 10) return;
+      clearTimeout(timer);
+      conn.off('data', onData);
+      conn.pause();
+      resolve();
+    };
+    conn.on('data', onData);
+  });
   conn.write(Buffer.concat([option, requests]));
-  conn.pause();
+  await replying;
   return conn;
 }
 
@@ -237,6 +253,9 @@ describe.runIf(ready)('logout while a bare NBD client uses the disk (no mount)',
       const forced = await iscsiadm(['session', '-r', String(sid), '-u', '--force']);
       expect(forced.code, forced.stderr).toBe(0);
       expect(await sessionCount()).toBe(0);
+      // "Then the target is destroyed, then the session logs out": the HBA answered DESTROY_TARGET (a writer left stuck
+      // in its send would hold the simulator's daemon thread until the call times out, logged as an HBA error).
+      expect(daemon.output()).not.toContain('HBA target of a session');
       stuck.resume(); // reads what the server sent before it closed, then the end
       await cut;
       // The export went with the target: fio's connection is gone, and it ends with an error, not a hang.
