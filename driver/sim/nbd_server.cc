@@ -1,5 +1,6 @@
 #include "nbd_server.h"
 #include "platform.h"
+#include "wire.h"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -52,17 +53,6 @@ bool read_all(int fd, void* buf, size_t len) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     got += size_t(n);
-  }
-  return true;
-}
-
-bool write_all(int fd, const void* buf, size_t len) {
-  size_t sent = 0;
-  while (sent < len) {
-    ssize_t n = send(fd, static_cast<const char*>(buf) + sent, len - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    sent += size_t(n);
   }
   return true;
 }
@@ -230,7 +220,7 @@ bool option_reply(int fd, uint32_t option, uint32_t type, const uint8_t* data = 
   put32(h + 8, option);
   put32(h + 12, type);
   put32(h + 16, len);
-  return write_all(fd, h, sizeof h) && (len == 0 || write_all(fd, data, len));
+  return send_all(fd, h, sizeof h) && (len == 0 || send_all(fd, data, len));
 }
 
 // The sense key of a CHECK CONDITION, or -1 when there is none.
@@ -360,7 +350,7 @@ void NbdExport::serve(int fd) {
   put64(hello + 8, kIHaveOpt);
   put16(hello + 16, kFlagFixedNewstyle | kFlagNoZeroes);
   uint8_t cflags[4];
-  if (!write_all(fd, hello, sizeof hello) || !read_all(fd, cflags, 4)) return;
+  if (!send_all(fd, hello, sizeof hello) || !read_all(fd, cflags, 4)) return;
   if ((get32(cflags) & ~uint32_t(kFlagFixedNewstyle | kFlagNoZeroes)) != 0) {
     log_line("nbd: client flags " + std::to_string(get32(cflags)) + " unknown; closing");
     return;
@@ -381,7 +371,7 @@ void NbdExport::serve(int fd) {
       uint8_t r[10 + 124]{};
       put64(r, size);
       put16(r + 8, tflags);
-      if (!write_all(fd, r, no_zeroes ? 10 : sizeof r)) return;
+      if (!send_all(fd, r, no_zeroes ? 10 : sizeof r)) return;
       transmission = true;
     } else if (opt == kOptAbort) {
       option_reply(fd, opt, kRepAck);
