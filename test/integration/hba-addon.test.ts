@@ -3,7 +3,7 @@
 // ArrayBuffers (no copy). One wake-up serves a batch of descriptors". A tiny RAM-disk responder written here against
 // core/src/hba/abi.ts answers the simulator's probe through the rings, so the NBD export appearing proves that
 // descriptors, data and completions cross between JS and the HBA.
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hba, type HbaNoticeEvent, openHba } from '@iscsi-initiator/native';
 import { HBA_CONSTANTS as K, HBA_STRUCTS as S, HbaCmdOp, HbaCplFlag, HbaCplOp, HbaDirection, HbaNotice } from '../../core/src/hba/abi.js';
+import { buildSimulator } from '../src/hba-sim-build.js';
 import { requireTool } from '../src/require-tool.js';
 
 const run = promisify(execFile);
@@ -168,8 +169,7 @@ const socket = (): string => path.join(dir, 'hba.sock');
 
 beforeAll(async () => {
   if (!ready) return;
-  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
-  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  buildSimulator();
   dir = mkdtempSync(path.join(os.tmpdir(), 'hba-addon-'));
   sim = new Proc(spawn(path.join(driver, 'build/sim/iscsi-hba-sim'), ['--socket', socket(), '--nbd-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] }));
   await sim.waitFor(/listening on/);

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type Run } from '../../cli/test/run-cli.js';
 import { startIscsid, type IscsidInstance } from '../src/iscsid.js';
 import { mountDisk } from '../src/nbd-disk.js';
+import { buildSimulator } from '../src/hba-sim-build.js';
 import { requireRoot, requireTool } from '../src/require-tool.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
@@ -130,8 +131,7 @@ function sha256(data: Buffer): string {
 
 beforeAll(async () => {
   if (!ready) return;
-  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
-  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  buildSimulator();
   tgt = await startTgtd({ targets: [{ iqn: TARGET, luns: [{ sizeBytes: LUN_BYTES }] }] });
   dir = mkdtempSync(path.join(os.tmpdir(), 'hba-faults-data-'));
   daemon = await startDaemon();

@@ -4,7 +4,7 @@
 // - "20 connection cuts in 60 s (the fault proxy) under fio verify: 0 errors, 0 mismatches."
 // - "A tgtd restart mid-run: the run resumes."
 // - "`replacement_timeout` expiry: fio gets EIO within the timeout plus 5 s, no hang."
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,11 +14,11 @@ import { runCli, type Run } from '../../cli/test/run-cli.js';
 import { RpcClient } from '../../core/src/rpc/index.js';
 import { FaultProxy } from '../src/fault-proxy.js';
 import { startIscsid, type IscsidInstance } from '../src/iscsid.js';
+import { buildSimulator } from '../src/hba-sim-build.js';
 import { requireRoot, requireTool } from '../src/require-tool.js';
 import { TestTarget } from '../src/test-target/index.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
-const driver = path.resolve(import.meta.dirname, '../../driver');
 const ready = requireTool('make', 'fio', 'tgtd', 'tgtadm') && requireRoot('tgtd and the HBA simulator');
 const TARGET = 'iqn.2026-12.test.hba-faults:disk';
 const LUN_BYTES = 64 << 20;
@@ -169,8 +169,7 @@ async function login(): Promise<void> {
 
 beforeAll(async () => {
   if (!ready) return;
-  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
-  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  buildSimulator();
   dir = mkdtempSync(path.join(os.tmpdir(), 'hba-faults-net-'));
   backing = path.join(dir, 'lun1.img');
   writeFileSync(backing, '');

@@ -4,13 +4,14 @@
 // answers tasks from a RAM disk: the probe sequence, then fio with --verify=crc32c through NBD at depths 1 and 32 and
 // sizes 512 B to 1 MiB; bad input from the daemon side ... is refused with an error and a log line, and never crashes
 // the HBA or completes the wrong task."
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSimulator } from '../src/hba-sim-build.js';
 import { requireRoot, requireTool } from '../src/require-tool.js';
 import { appears } from '../src/fs-wait.js';
 
@@ -59,8 +60,7 @@ const uri = (lun: number): string => `nbd+unix:///?socket=${dir}/t0-lun${lun}.so
 
 beforeAll(async () => {
   if (!ready) return;
-  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
-  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  buildSimulator();
   dir = mkdtempSync(path.join(os.tmpdir(), 'hba-sim-'));
   sim = new Proc(spawn(path.join(bin, 'iscsi-hba-sim'), ['--socket', `${dir}/hba.sock`, '--nbd-dir', dir, '--hold-ms', String(HOLD_MS)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   await sim.waitFor(/listening on/);

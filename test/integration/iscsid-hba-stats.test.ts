@@ -1,7 +1,7 @@
 // iscsid --hba simulator against a real tgtd: the disk's I/O is counted. Issue 12 item 3: "`session.stats`, and so
 // `session watch`, now count the real I/O through the HBA." Known amounts go through the NBD export (nbdcopy), then
 // sessions.stats, `session -s`, `session -P 3 --json` and `session watch` (spawned as a user runs them) show them.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcClient, type SessionStats } from '@iscsi-initiator/core/rpc';
 import { bin, runCli, type Run } from '../../cli/test/run-cli.js';
 import { startIscsid, type IscsidInstance } from '../src/iscsid.js';
+import { buildSimulator } from '../src/hba-sim-build.js';
 import { requireTool } from '../src/require-tool.js';
 import { startTgtd, type TgtdInstance } from '../src/tgtd.js';
 
 const run = promisify(execFile);
-const driver = path.resolve(import.meta.dirname, '../../driver');
 const ready = requireTool('make', 'nbdcopy', 'fio', 'tgtd');
 const TARGET = 'iqn.2026-12.test.hba:stats';
 const LUN_BYTES = 64 << 20;
@@ -41,8 +41,7 @@ function startedSim(): number | undefined {
 
 beforeAll(async () => {
   if (!ready) return;
-  const built = spawnSync('make', ['-s', '-C', driver, 'sim'], { encoding: 'utf8', timeout: 180_000 });
-  if (built.status !== 0) throw new Error(`make -C driver sim failed:\n${built.stdout}${built.stderr}`);
+  buildSimulator();
   tgt = await startTgtd({ targets: [{ iqn: TARGET, luns: [{ sizeBytes: LUN_BYTES }] }] });
   dir = mkdtempSync(path.join(os.tmpdir(), 'iscsid-hba-stats-'));
   daemon = await startIscsid({ dir, args: ['--hba', 'simulator'] });
